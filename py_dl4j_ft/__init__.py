@@ -1,0 +1,35 @@
+"""Fine-tune DeepLearning4J checkpoints from Python.
+
+Importing this package starts nothing; the JVM starts when the first model is loaded, with
+the settings given to :func:`configure` (or taken from ``PY_DL4J_FT_*`` variables, the config
+file, or the defaults). Run :func:`setup` (``dl4j-ft setup``) once per machine to resolve the
+DL4J jars.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import _jars, _jvm, _settings
+from .data import Dataset, load_dataset
+from .errors import *  # noqa: F403 - the exception tree is part of the public API
+from .model import EpochRecord, History, PreTrainedModel
+
+__version__ = "0.1.0"
+
+configure = _jvm.configure
+
+
+def setup(backend: str | None = None, *, jar_cache: str | Path | None = None,
+          force: bool = False) -> Path:
+    """Resolves the DL4J/ND4J jars for ``backend`` and builds the Java helper.
+
+    Runs Maven once; later calls with unchanged sources return at once. Returns the folder
+    that holds the jars.
+    """
+    settings = _settings.resolve(backend=backend, jar_cache=jar_cache)
+    return _jars.setup(settings, force=force)
+
+
+__all__ = ["Dataset", "EpochRecord", "History", "PreTrainedModel", "configure",
+           "load_dataset", "setup"]

@@ -1,0 +1,191 @@
+"""Resolving the DL4J/ND4J jars with Maven and building the Java helper.
+
+``setup()`` is the one step that touches the network: it runs Maven on the project's
+``pom.xml`` for one backend and one native classifier, and records what it built in a stamp
+file. ``classpath()`` afterwards only reads the cache, and refuses a cache that is missing or
+was built from other sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import JarsMissingError, JavaNotFoundError, MavenError
+from ._settings import Settings
+
+log = logging.getLogger(__name__)
+
+DL4J_VERSION = "1.0.0-M2.1"
+MIN_JAVA = 11
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _build_root() -> Path:
+    """Where pom.xml and java/ are: inside the wheel, or the repository for a source checkout."""
+    for root in (_PACKAGE / "_build", _PACKAGE.parent):
+        if (root / "pom.xml").is_file() and (root / "java").is_dir():
+            return root
+    raise JarsMissingError(
+        f"pom.xml and java/ were not found next to {_PACKAGE}; reinstall py_dl4j_ft")
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    match = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+    return set(match.group(1).split()) if match else set()
+
+
+def platform_name() -> str:
+    """The JavaCPP platform string of this machine, e.g. ``linux-x86_64``."""
+    system = {"Linux": "linux", "Darwin": "macosx", "Windows": "windows"}.get(platform.system())
+    machine = {"x86_64": "x86_64", "AMD64": "x86_64", "aarch64": "arm64",
+               "arm64": "arm64"}.get(platform.machine())
+    if system is None or machine is None:
+        raise JarsMissingError(
+            f"ND4J has no native build for {platform.system()} {platform.machine()}; "
+            "supported: Linux, macOS and Windows on x86_64, Linux and macOS on arm64")
+    return f"{system}-{machine}"
+
+
+def native_classifier(backend: str, flags: set[str] | None = None) -> str:
+    """The one nd4j native classifier for this machine.
+
+    The AVX builds are only taken when the CPU really has those instructions: an AVX-512
+    build on a CPU without them dies with an illegal instruction, not an exception.
+    """
+    plat = platform_name()
+    if backend != "cpu" or plat != "linux-x86_64":
+        return plat
+    flags = cpu_flags() if flags is None else flags
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"} <= flags:
+        return f"{plat}-avx512"
+    if {"avx2", "fma"} <= flags:
+        return f"{plat}-avx2"
+    return plat
+
+
+def backend_dir(settings: Settings) -> Path:
+    classifier = native_classifier(settings.backend)
+    return settings.jar_cache / DL4J_VERSION / f"{settings.backend}-{classifier}"
+
+
+def _sources_digest(classifier: str, backend: str) -> str:
+    root = _build_root()
+    digest = hashlib.sha256(f"{backend}:{classifier}".encode())
+    files = [root / "pom.xml", *sorted((root / "java").rglob("*.java"))]
+    for f in files:
+        digest.update(f.relative_to(root).as_posix().encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def java_version(java: str) -> int:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        raise JavaNotFoundError(f"could not read the version of {java}: {out.stderr.strip()}")
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 else major
+
+
+def find_java() -> str:
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise JavaNotFoundError(
+            f"no Java found (JAVA_HOME={home!r}, nothing named java on PATH); install a JDK "
+            f"{MIN_JAVA} or newer (e.g. apt-get install openjdk-17-jdk) or set JAVA_HOME")
+    version = java_version(java)
+    if version < MIN_JAVA:
+        raise JavaNotFoundError(
+            f"{java} is Java {version}; DL4J {DL4J_VERSION} needs Java {MIN_JAVA} or newer. "
+            "Install a newer JDK and point JAVA_HOME at it")
+    return java
+
+
+def setup(settings: Settings, force: bool = False) -> Path:
+    """Resolves the jars for ``settings.backend`` and builds the helper; returns the folder.
+
+    A second call with the same sources finds the stamp and returns at once.
+    """
+    target = backend_dir(settings)
+    classifier = native_classifier(settings.backend)
+    digest = _sources_digest(classifier, settings.backend)
+    if not force and _stamp_matches(target, digest):
+        log.debug("jars for %s already resolved in %s", settings.backend, target)
+        return target
+
+    # Both tools are checked first, so a missing one is named rather than failing in Maven.
+    find_java()
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise MavenError("Maven (mvn) is not on PATH; install Maven 3.6 or newer "
+                         "(e.g. apt-get install maven) and run `dl4j-ft setup` again")
+
+    # Maven writes into a scratch folder; the finished one replaces the old only on success.
+    scratch = target.with_name(target.name + ".partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    cmd = [mvn, "-B", "-q", "-f", str(_build_root() / "pom.xml"), f"-P{settings.backend}",
+           f"-Djavacpp.platform={platform_name()}", f"-Dnd4j.classifier={classifier}",
+           f"-Dhelper.build.dir={scratch / 'build'}", "package",
+           "dependency:copy-dependencies", f"-DoutputDirectory={scratch / 'lib'}"]
+    log.info("resolving DL4J %s jars (%s, %s) with Maven; the first run downloads ~250 MB",
+             DL4J_VERSION, settings.backend, classifier)
+    log.debug("running %s", " ".join(cmd))
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+        errors = [ln for ln in (done.stdout + done.stderr).splitlines() if "ERROR" in ln]
+        detail = " | ".join(errors[:3]) or (done.stdout + done.stderr).strip()[-500:]
+        raise MavenError(f"Maven failed (exit {done.returncode}) resolving the {settings.backend}"
+                         f" jars: {detail}. Check network access to Maven Central and rerun "
+                         "`dl4j-ft setup -v`")
+
+    (scratch / "py-dl4j-ft-helper.jar").write_bytes(
+        (scratch / "build" / "py-dl4j-ft-helper.jar").read_bytes())
+    shutil.rmtree(scratch / "build")
+    jars = sorted(p.name for p in (scratch / "lib").glob("*.jar"))
+    (scratch / "stamp.json").write_text(json.dumps(
+        {"digest": digest, "classifier": classifier, "backend": settings.backend,
+         "jars": jars}, indent=1))
+    shutil.rmtree(target, ignore_errors=True)
+    scratch.rename(target)
+    log.info("resolved %d jars into %s", len(jars), target)
+    return target
+
+
+def _stamp_matches(target: Path, digest: str) -> bool:
+    try:
+        stamp = json.loads((target / "stamp.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return stamp.get("digest") == digest and all(
+        (target / "lib" / j).is_file() for j in stamp.get("jars", ()))
+
+
+def classpath(settings: Settings) -> list[str]:
+    """The jars to start the JVM with; raises if ``setup`` has not been run for them."""
+    target = backend_dir(settings)
+    digest = _sources_digest(native_classifier(settings.backend), settings.backend)
+    if not _stamp_matches(target, digest):
+        state = "are out of date" if (target / "stamp.json").exists() else "are not resolved"
+        raise JarsMissingError(
+            f"the DL4J jars for backend {settings.backend!r} {state} in {target}; run "
+            f"`dl4j-ft setup{' --backend cuda' if settings.backend == 'cuda' else ''}` "
+            "(or py_dl4j_ft.setup()) first")
+    jars = [str(target / "py-dl4j-ft-helper.jar")]
+    jars += sorted(str(p) for p in (target / "lib").glob("*.jar"))
+    jars += [str(p) for p in settings.extra_jars]
+    return jars

@@ -1,0 +1,204 @@
+"""The JVM boundary: the only module that imports jpype.
+
+The JVM starts on first need, once per process, with settings that are then fixed. Java
+exceptions are translated here into the package's own errors, with the Java stack trace
+kept on the Python exception for ``-v``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import threading
+from typing import Iterator
+
+import jpype
+import jpype.nio
+
+from . import _jars, _settings
+from .errors import (
+    BackendUnavailableError,
+    DataError,
+    Dl4jFtError,
+    JavaError,
+    JavaNotFoundError,
+    JVMSettingsError,
+    ShapeError,
+    TrainingDivergedError,
+)
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_pending: _settings.Settings | None = None
+_started: _settings.Settings | None = None
+
+
+def configure(**settings) -> _settings.Settings:
+    """Fixes the settings the JVM will start with (see :class:`Settings`).
+
+    Before the JVM starts this may be called any number of times; afterwards only with
+    settings equal to those in force, anything else raises :class:`JVMSettingsError`.
+    """
+    global _pending
+    resolved = _settings.resolve(**settings)
+    with _lock:
+        if _started is not None:
+            _refuse_change(resolved)
+            return _started
+        _pending = resolved
+    return resolved
+
+
+def _refuse_change(wanted: _settings.Settings) -> None:
+    if wanted.startup_key() != _started.startup_key():
+        raise JVMSettingsError(
+            f"the JVM already runs with {_describe(_started)}; it cannot restart with "
+            f"{_describe(wanted)}. Set these before the first model is loaded, or use a new "
+            "process")
+
+
+def _describe(s: _settings.Settings) -> str:
+    extra = f", {len(s.extra_jars)} extra jars" if s.extra_jars else ""
+    return f"backend={s.backend}, heap={s.heap}, offheap={s.offheap}{extra}"
+
+
+def settings() -> _settings.Settings:
+    """The settings in force, or those the JVM will start with."""
+    return _started or _pending or _settings.resolve()
+
+
+def is_started() -> bool:
+    return _started is not None
+
+
+def check_gpu() -> None:
+    """Refuses the CUDA backend early when no NVIDIA driver or device is present.
+
+    Loading ND4J's CUDA natives without a GPU can take the whole process down, so the
+    driver is asked directly before the JVM ever sees the CUDA jars.
+    """
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError as e:
+        raise BackendUnavailableError(
+            f"backend 'cuda' needs an NVIDIA GPU and its driver, but the driver library "
+            f"could not be loaded ({e}); use backend 'cpu' (the default) or run on a GPU "
+            "machine") from e
+    count = ctypes.c_int(0)
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or not count.value:
+        raise BackendUnavailableError(
+            "backend 'cuda' needs an NVIDIA GPU, but the driver reports none usable; use "
+            "backend 'cpu' (the default) or check nvidia-smi")
+
+
+def ensure_started() -> None:
+    """Starts the JVM with the configured settings unless it already runs."""
+    global _started
+    with _lock:
+        if _started is not None:
+            return
+        s = _pending or _settings.resolve()
+
+        # Backend first: a missing GPU is refused before anything native is loaded.
+        if s.backend == "cuda":
+            check_gpu()
+
+        # The classpath comes from the cache that `dl4j-ft setup` filled.
+        classpath = _jars.classpath(s)
+
+        # JVM options: heap, ND4J off-heap cap, and DL4J's logging level via slf4j-simple.
+        options = [f"-Xmx{s.heap}", "-Djava.awt.headless=true",
+                   f"-Dorg.slf4j.simpleLogger.defaultLogLevel={s.java_log_level}",
+                   "-Dorg.slf4j.simpleLogger.logFile=System.err"]
+        if s.offheap:
+            options += [f"-Dorg.bytedeco.javacpp.maxbytes={s.offheap}",
+                        f"-Dorg.bytedeco.javacpp.maxphysicalbytes={s.offheap}"]
+
+        # Start. JPype finds libjvm through JAVA_HOME or the java on PATH.
+        try:
+            jvm_path = jpype.getDefaultJVMPath()
+        except jpype.JVMNotFoundException as e:
+            raise JavaNotFoundError(
+                f"no JVM library found ({e}); install a JDK {_jars.MIN_JAVA}+ or set "
+                "JAVA_HOME") from e
+        log.debug("starting JVM %s with %s and %d jars", jvm_path, options, len(classpath))
+        jpype.startJVM(jvm_path, *options, classpath=classpath, convertStrings=False,
+                       interrupt=False)
+        _started = s
+
+        # Loading ND4J now makes a broken backend fail here, with the setting named.
+        with java_errors("starting ND4J's " + s.backend + " backend",
+                         default=BackendUnavailableError):
+            nd4j = jpype.JClass("org.nd4j.linalg.factory.Nd4j")
+            backend = nd4j.getBackend().getClass().getSimpleName()
+        version = jpype.JClass("java.lang.System").getProperty("java.version")
+        log.info("JVM started: Java %s, ND4J backend %s, heap %s%s", version, backend,
+                 s.heap, f", off-heap {s.offheap}" if s.offheap else "")
+
+
+def jclass(name: str):
+    """A Java class by its full name; starts the JVM if needed."""
+    ensure_started()
+    return jpype.JClass(name)
+
+
+def helper(name: str):
+    """A class of the project's own Java helper (package ``org.pydl4jft``)."""
+    return jclass("org.pydl4jft." + name)
+
+
+def direct_buffer(array):
+    """A java.nio.ByteBuffer over ``array``'s memory (no copy); keep ``array`` alive."""
+    return jpype.nio.convertToDirectBuffer(array)
+
+
+def long_array(values) -> object:
+    return jpype.JArray(jpype.JLong)([int(v) for v in values])
+
+
+def implements(interface: str):
+    """Decorator: a Python class that implements a Java interface, for callbacks.
+
+    Deferred, so the decorated class can be defined before the JVM starts.
+    """
+    return jpype.JImplements(interface, deferred=True)
+
+
+def java_override(fn):
+    return jpype.JOverride(fn)
+
+
+# Java exception classes mapped to ours, most specific first.
+_TRANSLATIONS = (
+    ("org.pydl4jft.Trainer$TrainingDivergedException", TrainingDivergedError),
+    ("org.deeplearning4j.exception.DL4JInvalidInputException", ShapeError),
+    ("org.nd4j.linalg.exception.ND4JIllegalStateException", DataError),
+    ("org.nd4j.linalg.exception.ND4JIllegalArgumentException", DataError),
+)
+
+
+@contextlib.contextmanager
+def java_errors(doing: str, default: type[Dl4jFtError] = JavaError) -> Iterator[None]:
+    """Turns a Java exception raised inside the block into one of our errors.
+
+    ``doing`` starts the message ("loading model.zip: ..."); ``default`` is the class used
+    when no more specific translation applies.
+    """
+    try:
+        yield
+    except jpype.JException as e:
+        java_class = e.getClass().getName()
+        chain, cause = [], e
+        while cause is not None and len(chain) < 8:
+            text = cause.getMessage()
+            chain.append(f"{cause.getClass().getSimpleName()}: {text}" if text is not None
+                         else str(cause.getClass().getSimpleName()))
+            cause = cause.getCause()
+        kind = next((ours for name, ours in _TRANSLATIONS if name == java_class), default)
+        message = f"{doing}: {chain[-1] if len(chain) > 1 else chain[0]}"
+        error = kind(message)
+        error.java_class = java_class
+        error.java_trace = str(e.stacktrace())
+        raise error from e

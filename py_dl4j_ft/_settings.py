@@ -1,0 +1,99 @@
+"""JVM settings and where each comes from.
+
+One precedence for every setting: an explicit argument, then a ``PY_DL4J_FT_*`` environment
+variable, then the config file (``PY_DL4J_FT_CONFIG`` or ``~/.config/py_dl4j_ft/config.toml``),
+then the default. Settings are fixed once the JVM starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from pathlib import Path
+
+from .errors import SetupError
+
+BACKENDS = ("cpu", "cuda")
+_SIZE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+_LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "off")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything that must be decided before the JVM starts.
+
+    ``backend`` picks the ND4J backend (``cpu`` or ``cuda``); ``heap`` is the Java heap
+    (``-Xmx``); ``offheap`` caps ND4J's native memory (JavaCPP ``maxbytes``), ``None``
+    leaves JavaCPP's default; ``jar_cache`` is where ``dl4j-ft setup`` puts the jars;
+    ``extra_jars`` are added to the classpath (e.g. custom layers); ``java_log_level`` is
+    the level of DL4J's own logging.
+    """
+
+    backend: str = "cpu"
+    heap: str = "2g"
+    offheap: str | None = None
+    jar_cache: Path = Path.home() / ".cache" / "py_dl4j_ft"
+    extra_jars: tuple[Path, ...] = ()
+    java_log_level: str = "warn"
+
+    def startup_key(self) -> tuple:
+        """The settings that cannot change once the JVM runs (logging level can differ)."""
+        return (self.backend, self.heap, self.offheap, self.jar_cache.resolve(),
+                tuple(p.resolve() for p in self.extra_jars))
+
+
+def _config_file() -> dict:
+    path = Path(os.environ.get("PY_DL4J_FT_CONFIG")
+                or Path.home() / ".config" / "py_dl4j_ft" / "config.toml")
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SetupError(f"config file {path} could not be read ({e}); fix or remove it") from e
+    return data.get("py_dl4j_ft", data)
+
+
+def resolve(**given) -> Settings:
+    """Builds :class:`Settings` from arguments (``None`` = not given), env and config file."""
+    config = _config_file()
+    unknown = set(config) - {f.name for f in dataclasses.fields(Settings)}
+    if unknown:
+        raise SetupError(f"config file has unknown keys {sorted(unknown)}; "
+                         f"known: {[f.name for f in dataclasses.fields(Settings)]}")
+    values = {}
+    for field in dataclasses.fields(Settings):
+        env = os.environ.get(f"PY_DL4J_FT_{field.name.upper()}")
+        for candidate in (given.get(field.name), env or None, config.get(field.name)):
+            if candidate is not None:
+                values[field.name] = candidate
+                break
+
+    if "jar_cache" in values:
+        values["jar_cache"] = Path(values["jar_cache"]).expanduser()
+    if "extra_jars" in values:
+        jars = values["extra_jars"]
+        if isinstance(jars, str):
+            jars = [j for j in jars.split(os.pathsep) if j]
+        values["extra_jars"] = tuple(Path(j).expanduser() for j in jars)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.backend not in BACKENDS:
+        raise SetupError(f"backend must be one of {', '.join(BACKENDS)}; got {s.backend!r}")
+    for name in ("heap", "offheap"):
+        value = getattr(s, name)
+        if value is not None and not _SIZE.match(str(value)):
+            raise SetupError(f"{name} must be a size such as 512m or 4g; got {value!r}")
+    if s.java_log_level not in _LOG_LEVELS:
+        raise SetupError(f"java_log_level must be one of {', '.join(_LOG_LEVELS)}; "
+                         f"got {s.java_log_level!r}")
+    for jar in s.extra_jars:
+        if not jar.is_file():
+            raise SetupError(f"extra jar {jar} does not exist; pass the path of a .jar file")

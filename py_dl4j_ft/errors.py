@@ -1,0 +1,112 @@
+"""Every error py_dl4j_ft raises on purpose.
+
+Each leaf also derives from the built-in exception a caller would naturally catch
+(``ValueError`` for bad input, ``FileNotFoundError`` for a missing file, ...), so code that
+knows nothing of this package still handles it. The CLI maps each branch to an exit code.
+This module imports nothing heavy: it is safe to import before the JVM exists.
+"""
+
+from __future__ import annotations
+
+
+class Dl4jFtError(Exception):
+    """Base of all py_dl4j_ft errors."""
+
+    exit_code = 1
+
+
+# Environment: Java, Maven, jars, backend, JVM settings.
+
+
+class SetupError(Dl4jFtError, RuntimeError):
+    """The machine is not ready: Java, Maven, the jars or the backend are missing."""
+
+    exit_code = 3
+
+
+class JavaNotFoundError(SetupError):
+    """No usable ``java`` (JDK 11 or newer) was found."""
+
+
+class MavenError(SetupError):
+    """Maven is missing or could not resolve the DL4J jars."""
+
+
+class JarsMissingError(SetupError):
+    """The jars for the chosen backend have not been resolved yet."""
+
+
+class BackendUnavailableError(SetupError):
+    """The chosen ND4J backend cannot run on this machine (e.g. CUDA without a GPU)."""
+
+
+class JVMSettingsError(Dl4jFtError, RuntimeError):
+    """JVM settings were asked for after the JVM had started with other ones."""
+
+    exit_code = 3
+
+
+# Input files.
+
+
+class CheckpointError(Dl4jFtError, ValueError):
+    """A model file cannot be used as a DL4J checkpoint."""
+
+    exit_code = 4
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The model path does not exist or is not a file."""
+
+
+class NotACheckpointError(CheckpointError):
+    """The file is not a DL4J zip: empty, a Git LFS pointer, not a zip, an empty zip."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """The file looks like a DL4J zip but DL4J could not restore a network from it."""
+
+
+class DataError(Dl4jFtError, ValueError):
+    """Features, labels or a data file do not fit the model or cannot be read."""
+
+    exit_code = 5
+
+
+class DataFileNotFoundError(DataError, FileNotFoundError):
+    """A data file does not exist."""
+
+
+class ShapeError(DataError):
+    """An array's shape does not match what the model expects."""
+
+
+class LabelError(DataError):
+    """Labels are missing, out of range or of the wrong shape for the output layer."""
+
+
+# Outputs and training.
+
+
+class OutputExistsError(Dl4jFtError, FileExistsError):
+    """The output file exists and overwriting was not asked for."""
+
+    exit_code = 6
+
+
+class TrainingDivergedError(Dl4jFtError, ArithmeticError):
+    """The loss stopped being finite; the model was put back as it was before training."""
+
+    exit_code = 7
+
+
+class JavaError(Dl4jFtError, RuntimeError):
+    """DL4J raised an exception that has no more specific translation.
+
+    ``java_class`` names the Java exception and ``java_trace`` holds its stack trace.
+    """
+
+    def __init__(self, message: str, java_class: str = "", java_trace: str = ""):
+        super().__init__(message)
+        self.java_class = java_class
+        self.java_trace = java_trace
