@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -207,18 +206,16 @@ class PreTrainedModel:
         y = self._labels_to_java(labels, rows)
         callback = None if progress is None else _ProgressProxy(progress)
 
-        started = time.perf_counter()
         with _jvm.java_errors("training"):
             try:
-                losses = _jvm.helper("Trainer").fit(self.java_model, x, y, batch_size, epochs,
-                                                    shuffle, seed, callback)
+                losses, seconds = _jvm.helper("Trainer").fit(
+                    self.java_model, x, y, batch_size, epochs, shuffle, seed, callback)
             finally:
                 self._info = None
-        seconds = (time.perf_counter() - started) / epochs
         first_epoch = self.info["epoch_count"] - epochs
         rate = self.learning_rate
-        records = tuple(EpochRecord(first_epoch + i + 1, float(loss), rate, seconds)
-                        for i, loss in enumerate(losses))
+        records = tuple(EpochRecord(first_epoch + i + 1, float(loss), rate, float(secs))
+                        for i, (loss, secs) in enumerate(zip(losses, seconds)))
         self.history.extend(records)
         return History(records)
 

@@ -34,11 +34,12 @@ public final class Trainer {
     }
 
     /**
-     * Trains {@code model} and returns the mean minibatch loss of each epoch.
+     * Trains {@code model}; returns two rows: the mean minibatch loss of each epoch, and
+     * each epoch's wall time in seconds.
      *
      * @param progress may be null
      */
-    public static double[] fit(Model model, INDArray features, INDArray labels, int batchSize,
+    public static double[][] fit(Model model, INDArray features, INDArray labels, int batchSize,
             int epochs, boolean shuffle, long seed, Progress progress) {
         BatchIterator batches = new BatchIterator(features, labels, batchSize, shuffle, seed);
         Snapshot before = new Snapshot(model);
@@ -49,8 +50,10 @@ public final class Trainer {
         model.setListeners(during);
 
         double[] epochLoss = new double[epochs];
+        double[] epochSeconds = new double[epochs];
         try {
             for (int e = 0; e < epochs; e++) {
+                long started = System.nanoTime();
                 scores.startEpoch(e, batches.batchesPerEpoch());
                 batches.reset();
                 if (model instanceof MultiLayerNetwork) {
@@ -63,11 +66,12 @@ public final class Trainer {
                     throw new TrainingDivergedException(scores.divergenceMessage());
                 }
                 epochLoss[e] = scores.epochMean();
+                epochSeconds[e] = (System.nanoTime() - started) / 1e9;
             }
         } finally {
             model.setListeners(previous);
         }
-        return epochLoss;
+        return new double[][] {epochLoss, epochSeconds};
     }
 
     static Collection<TrainingListener> listeners(Model model) {
