@@ -33,7 +33,7 @@ public class PlainJavaLoad {
             out.append(' ').append(Float.floatToIntBits(v));
         }
         out.append("\noutput");
-        for (float v : output.toFloatVector()) {
+        for (float v : output.dup('c').reshape(output.length()).toFloatVector()) {
             out.append(' ').append(Float.floatToIntBits(v));
         }
         System.out.println(out);
