@@ -301,11 +301,11 @@ class PreTrainedModel:
             serializer = _jvm.jclass("org.deeplearning4j.util.ModelSerializer")
             file = _jvm.jclass("java.io.File")(tmp)
             with _jvm.java_errors(f"writing {path}"):
-                if self.normalizer is None:
-                    serializer.writeModel(self.java_model, file, bool(save_updater))
-                else:
-                    serializer.writeModel(self.java_model, file, bool(save_updater),
-                                          self.normalizer)
+                serializer.writeModel(self.java_model, file, bool(save_updater))
+                # writeModel(..., normalizer) fails in M2.1 (its stream is closed early),
+                # so the normalizer is added as a second step, still to the temporary file.
+                if self.normalizer is not None:
+                    serializer.addNormalizerToModel(file, self.normalizer)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -371,6 +371,8 @@ def _check_features(x: np.ndarray, spec: dict) -> np.ndarray:
     if rank < 0:
         return x  # the configuration does not say; DL4J checks
     image = spec.get("image")
+    if image and rank == 4 and x.ndim == 2 and x.shape[1] == np.prod(image):
+        return x  # DL4J's CNN-to-dense preprocessor takes flattened images as they are
     if image and rank == 2 and x.ndim == 4:
         if list(x.shape[1:]) == list(image):
             return x.reshape(len(x), -1)
