@@ -8,6 +8,7 @@ was built from other sources.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -122,10 +123,19 @@ def setup(settings: Settings, force: bool = False) -> Path:
     target = backend_dir(settings)
     classifier = native_classifier(settings.backend)
     digest = _sources_digest(classifier, settings.backend)
-    if not force and _stamp_matches(target, digest):
-        log.debug("jars for %s already resolved in %s", settings.backend, target)
-        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
 
+    # One Maven run at a time per cache: a second process waits, then finds the stamp.
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and _stamp_matches(target, digest):
+            log.debug("jars for %s already resolved in %s", settings.backend, target)
+            return target
+        return _run_maven(settings, target, classifier, digest)
+
+
+def _run_maven(settings: Settings, target: Path, classifier: str, digest: str) -> Path:
+    """Runs Maven into a scratch folder that replaces ``target`` only on success."""
     # Both tools are checked first, so a missing one is named rather than failing in Maven.
     find_java()
     mvn = shutil.which("mvn")
@@ -133,7 +143,6 @@ def setup(settings: Settings, force: bool = False) -> Path:
         raise MavenError("Maven (mvn) is not on PATH; install Maven 3.6 or newer "
                          "(e.g. apt-get install maven) and run `dl4j-ft setup` again")
 
-    # Maven writes into a scratch folder; the finished one replaces the old only on success.
     scratch = target.with_name(target.name + ".partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
