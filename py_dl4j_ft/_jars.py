@@ -76,19 +76,27 @@ def native_classifier(backend: str, flags: set[str] | None = None) -> str:
     return plat
 
 
-def backend_dir(settings: Settings) -> Path:
-    classifier = native_classifier(settings.backend)
-    return settings.jar_cache / DL4J_VERSION / f"{settings.backend}-{classifier}"
-
-
-def _sources_digest(classifier: str, backend: str) -> str:
+def _digest(paths: list[Path], *salt: str) -> str:
     root = _build_root()
-    digest = hashlib.sha256(f"{backend}:{classifier}".encode())
-    files = [root / "pom.xml", *sorted((root / "java").rglob("*.java"))]
-    for f in files:
+    digest = hashlib.sha256(":".join(salt).encode())
+    for f in paths:
         digest.update(f.relative_to(root).as_posix().encode())
         digest.update(f.read_bytes())
-    return digest.hexdigest()
+    return digest.hexdigest()[:16]
+
+
+def backend_dir(settings: Settings) -> Path:
+    """The jars for one backend, classifier and pom.xml; several source trees can share it."""
+    classifier = native_classifier(settings.backend)
+    pom = _digest([_build_root() / "pom.xml"], settings.backend, classifier)
+    return settings.jar_cache / DL4J_VERSION / f"{settings.backend}-{classifier}-{pom}"
+
+
+def helper_jar(settings: Settings) -> Path:
+    """The helper built from exactly these java/ sources (and this pom.xml)."""
+    root = _build_root()
+    sources = _digest([root / "pom.xml", *sorted((root / "java").rglob("*.java"))])
+    return backend_dir(settings) / "helpers" / f"py-dl4j-ft-helper-{sources}.jar"
 
 
 def java_version(java: str) -> int:
@@ -118,24 +126,24 @@ def find_java() -> str:
 def setup(settings: Settings, force: bool = False) -> Path:
     """Resolves the jars for ``settings.backend`` and builds the helper; returns the folder.
 
-    A second call with the same sources finds the stamp and returns at once.
+    A second call with the same sources finds everything in place and returns at once.
     """
-    target = backend_dir(settings)
-    classifier = native_classifier(settings.backend)
-    digest = _sources_digest(classifier, settings.backend)
+    target, helper = backend_dir(settings), helper_jar(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
 
-    # One Maven run at a time per cache: a second process waits, then finds the stamp.
+    # One Maven run at a time per cache: a second process waits, then finds the result.
     with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not force and _stamp_matches(target, digest):
+        jars_ok = not force and _stamp_matches(target)
+        if jars_ok and helper.is_file():
             log.debug("jars for %s already resolved in %s", settings.backend, target)
             return target
-        return _run_maven(settings, target, classifier, digest)
+        _run_maven(settings, target, helper, resolve_jars=not jars_ok)
+    return target
 
 
-def _run_maven(settings: Settings, target: Path, classifier: str, digest: str) -> Path:
-    """Runs Maven into a scratch folder that replaces ``target`` only on success."""
+def _run_maven(settings: Settings, target: Path, helper: Path, resolve_jars: bool) -> None:
+    """Builds the helper and, if asked, resolves the jars, in scratch folders first."""
     # Both tools are checked first, so a missing one is named rather than failing in Maven.
     find_java()
     mvn = shutil.which("mvn")
@@ -143,15 +151,17 @@ def _run_maven(settings: Settings, target: Path, classifier: str, digest: str) -
         raise MavenError("Maven (mvn) is not on PATH; install Maven 3.6 or newer "
                          "(e.g. apt-get install maven) and run `dl4j-ft setup` again")
 
+    classifier = native_classifier(settings.backend)
     scratch = target.with_name(target.name + ".partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     cmd = [mvn, "-B", "-q", "-f", str(_build_root() / "pom.xml"), f"-P{settings.backend}",
            f"-Djavacpp.platform={platform_name()}", f"-Dnd4j.classifier={classifier}",
-           f"-Dhelper.build.dir={scratch / 'build'}", "package",
-           "dependency:copy-dependencies", f"-DoutputDirectory={scratch / 'lib'}"]
-    log.info("resolving DL4J %s jars (%s, %s) with Maven; the first run downloads ~250 MB",
-             DL4J_VERSION, settings.backend, classifier)
+           f"-Dhelper.build.dir={scratch / 'build'}", "package"]
+    if resolve_jars:
+        cmd += ["dependency:copy-dependencies", f"-DoutputDirectory={scratch / 'lib'}"]
+        log.info("resolving DL4J %s jars (%s, %s) with Maven; the first run downloads "
+                 "~250 MB", DL4J_VERSION, settings.backend, classifier)
     log.debug("running %s", " ".join(cmd))
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -162,39 +172,45 @@ def _run_maven(settings: Settings, target: Path, classifier: str, digest: str) -
                          f" jars: {detail}. Check network access to Maven Central and rerun "
                          "`dl4j-ft setup -v`")
 
-    (scratch / "py-dl4j-ft-helper.jar").write_bytes(
-        (scratch / "build" / "py-dl4j-ft-helper.jar").read_bytes())
+    # The finished pieces move into place; a failure above leaves the old cache as it was.
+    if resolve_jars:
+        jars = sorted(p.name for p in (scratch / "lib").glob("*.jar"))
+        (scratch / "stamp.json").write_text(json.dumps(
+            {"classifier": classifier, "backend": settings.backend, "jars": jars}, indent=1))
+        old_helpers = target / "helpers"
+        if old_helpers.is_dir():
+            old_helpers.rename(scratch / "helpers")
+        shutil.rmtree(target, ignore_errors=True)
+        scratch.rename(target)
+        log.info("resolved %d jars into %s", len(jars), target)
+        scratch = target
+    helper.parent.mkdir(exist_ok=True)
+    (scratch / "build" / "py-dl4j-ft-helper.jar").replace(helper)
     shutil.rmtree(scratch / "build")
-    jars = sorted(p.name for p in (scratch / "lib").glob("*.jar"))
-    (scratch / "stamp.json").write_text(json.dumps(
-        {"digest": digest, "classifier": classifier, "backend": settings.backend,
-         "jars": jars}, indent=1))
-    shutil.rmtree(target, ignore_errors=True)
-    scratch.rename(target)
-    log.info("resolved %d jars into %s", len(jars), target)
-    return target
+    if scratch != target:
+        shutil.rmtree(scratch)
 
 
-def _stamp_matches(target: Path, digest: str) -> bool:
+def _stamp_matches(target: Path) -> bool:
     try:
         stamp = json.loads((target / "stamp.json").read_text())
     except (OSError, ValueError):
         return False
-    return stamp.get("digest") == digest and all(
-        (target / "lib" / j).is_file() for j in stamp.get("jars", ()))
+    return bool(stamp.get("jars")) and all(
+        (target / "lib" / j).is_file() for j in stamp["jars"])
 
 
 def classpath(settings: Settings) -> list[str]:
     """The jars to start the JVM with; raises if ``setup`` has not been run for them."""
-    target = backend_dir(settings)
-    digest = _sources_digest(native_classifier(settings.backend), settings.backend)
-    if not _stamp_matches(target, digest):
-        state = "are out of date" if (target / "stamp.json").exists() else "are not resolved"
+    target, helper = backend_dir(settings), helper_jar(settings)
+    if not (_stamp_matches(target) and helper.is_file()):
+        state = "are out of date" if target.parent.is_dir() else "are not resolved"
         raise JarsMissingError(
-            f"the DL4J jars for backend {settings.backend!r} {state} in {target}; run "
-            f"`dl4j-ft setup{' --backend cuda' if settings.backend == 'cuda' else ''}` "
+            f"the DL4J jars and helper for backend {settings.backend!r} {state} in "
+            f"{target.parent}; run `dl4j-ft setup"
+            f"{' --backend cuda' if settings.backend == 'cuda' else ''}` "
             "(or py_dl4j_ft.setup()) first")
-    jars = [str(target / "py-dl4j-ft-helper.jar")]
+    jars = [str(helper)]
     jars += sorted(str(p) for p in (target / "lib").glob("*.jar"))
     jars += [str(p) for p in settings.extra_jars]
     return jars
