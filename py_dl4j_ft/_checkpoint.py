@@ -70,19 +70,21 @@ def inspect(path: str | Path) -> CheckpointFile:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            if not names:
-                raise NotACheckpointError(f"{path} is an empty zip archive with no entries; "
-                                          "expected configuration.json and coefficients.bin")
-            missing = [n for n in (CONFIGURATION, COEFFICIENTS) if n not in names]
-            if missing:
-                raise NotACheckpointError(
-                    f"{path} is a zip but not a DL4J model: it lacks {' and '.join(missing)} "
-                    f"(it holds {', '.join(sorted(names)[:5])})")
-            config = json.loads(archive.read(CONFIGURATION))
+            raw = archive.read(CONFIGURATION) if CONFIGURATION in names else None
     except (zipfile.BadZipFile, EOFError, OSError) as e:
         raise NotACheckpointError(f"{path} is a damaged or truncated zip ({e}); copy the "
                                   "file again from its source") from e
-    except (ValueError, UnicodeDecodeError) as e:
+    if not names:
+        raise NotACheckpointError(f"{path} is an empty zip archive with no entries; "
+                                  "expected configuration.json and coefficients.bin")
+    missing = [n for n in (CONFIGURATION, COEFFICIENTS) if n not in names]
+    if missing:
+        raise NotACheckpointError(
+            f"{path} is a zip but not a DL4J model: it lacks {' and '.join(missing)} "
+            f"(it holds {', '.join(sorted(names)[:5])})")
+    try:
+        config = json.loads(raw)
+    except ValueError as e:  # includes UnicodeDecodeError
         raise NotACheckpointError(f"{path}: configuration.json is not valid JSON ({e})") from e
 
     if isinstance(config, dict) and "vertices" in config:

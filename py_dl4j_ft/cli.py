@@ -184,8 +184,7 @@ def info(model, normalizer, as_json):
 def fine_tune(ctx, model, normalizer, data_path, labels_path, label_column, learning_rate,
               epochs, batch_size, seed, no_shuffle, eval_data, out, overwrite, as_json):
     """Fine-tune MODEL on labelled data at a small learning rate and save it to --out."""
-    if out.exists() and not overwrite:
-        _raise_exists(out)
+    _check_out(out, overwrite)
     if out.resolve() == model.resolve():
         raise DataError(f"--out {out} is the input model; write the result to a new file")
     train = _load_labelled(data_path, label_column, labels_path)
@@ -216,8 +215,13 @@ def fine_tune(ctx, model, normalizer, data_path, labels_path, label_column, lear
         click.echo(f"saved {saved}")
 
 
-def _raise_exists(out: Path):
-    raise OutputExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuses an unusable --out before any work is done."""
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} already exists; choose another --out or pass "
+                                "--overwrite")
+    if not out.parent.is_dir():
+        raise DataError(f"--out {out}: folder {out.parent} does not exist; create it first")
 
 
 @cli.command()
@@ -244,10 +248,10 @@ def evaluate(model, normalizer, data_path, labels_path, label_column, as_json):
 def predict(model, normalizer, data_path, labels_path, label_column, classes, out,
             overwrite):
     """Run MODEL on the features in --data (a label column, if named, is dropped)."""
-    if out is not None and out.exists() and not overwrite:
-        _raise_exists(out)
-    if out is not None and out.suffix.lower() not in (".npy", ".csv"):
-        raise DataError(f"--out must end in .npy or .csv; got {out.name}")
+    if out is not None:
+        _check_out(out, overwrite)
+        if out.suffix.lower() not in (".npy", ".csv"):
+            raise DataError(f"--out must end in .npy or .csv; got {out.name}")
     data = load_dataset(data_path, label_column=label_column, labels_path=labels_path)
     m = PreTrainedModel.load(model, normalizer=normalizer)
     result = m.predict_classes(data.features) if classes else m.predict(data.features)

@@ -78,29 +78,29 @@ def _load_npz(path: Path) -> Dataset:
 
 
 def _load_csv(path: Path, label_column: str | int | None) -> Dataset:
+    # Blank lines are skipped, so each row keeps the file line it came from for messages.
     with path.open(newline="") as f:
-        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    if not rows:
+        reader = csv.reader(f)
+        numbered = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    if not numbered:
         raise DataError(f"{path} holds no rows")
     header = None
-    if not _numeric(rows[0]):
-        header, rows = [c.strip() for c in rows[0]], rows[1:]
-    if not rows:
+    if not _numeric(numbered[0][1]):
+        header, numbered = [c.strip() for c in numbered[0][1]], numbered[1:]
+    if not numbered:
         raise DataError(f"{path} has a header but no data rows")
-    width = len(header) if header else len(rows[0])
-    values = np.empty((len(rows), width), dtype=np.float64)
-    for i, row in enumerate(rows):
+    width = len(header) if header else len(numbered[0][1])
+    values = np.empty((len(numbered), width), dtype=np.float64)
+    for i, (line, row) in enumerate(numbered):
         if len(row) != width:
-            raise DataError(f"{path} line {i + 1 + bool(header)} has {len(row)} fields, "
-                            f"expected {width}")
+            raise DataError(f"{path} line {line} has {len(row)} fields, expected {width}")
         for j, cell in enumerate(row):
             try:
                 values[i, j] = float(cell)
             except ValueError:
                 column = header[j] if header else j
-                raise DataError(f"{path} line {i + 1 + bool(header)}, column {column!r}: "
-                                f"{cell!r} is not a number; encode it numerically first"
-                                ) from None
+                raise DataError(f"{path} line {line}, column {column!r}: {cell!r} is not a "
+                                "number; encode it numerically first") from None
     if label_column is None:
         return Dataset(values)
     index = _column_index(path, label_column, header, width)
