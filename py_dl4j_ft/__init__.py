@@ -20,8 +20,12 @@ __version__ = "0.1.0"
 configure = _jvm.configure
 
 
-def setup(backend: str | None = None, *, jar_cache: str | Path | None = None,
-          force: bool = False) -> Path:
+def setup(
+    backend: str | None = None,
+    *,
+    jar_cache: str | Path | None = None,
+    force: bool = False,
+) -> Path:
     """Resolves the DL4J/ND4J jars for ``backend`` and builds the Java helper.
 
     Runs Maven once; later calls with unchanged sources return at once. Returns the folder
@@ -31,5 +35,12 @@ def setup(backend: str | None = None, *, jar_cache: str | Path | None = None,
     return _jars.setup(settings, force=force)
 
 
-__all__ = ["Dataset", "EpochRecord", "History", "PreTrainedModel", "configure",
-           "load_dataset", "setup"]
+__all__ = [
+    "Dataset",
+    "EpochRecord",
+    "History",
+    "PreTrainedModel",
+    "configure",
+    "load_dataset",
+    "setup",
+]

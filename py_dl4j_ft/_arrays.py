@@ -15,8 +15,11 @@ from . import _jvm
 from .errors import DataError
 
 # ND4J data type names for the numpy dtypes a model can hold.
-_ND4J = {np.dtype(np.float32): "FLOAT", np.dtype(np.float64): "DOUBLE",
-         np.dtype(np.float16): "HALF"}
+_ND4J = {
+    np.dtype(np.float32): "FLOAT",
+    np.dtype(np.float64): "DOUBLE",
+    np.dtype(np.float16): "HALF",
+}
 _NUMPY = {v: k for k, v in _ND4J.items()}
 MAX_BYTES = 2**31 - 1  # one java.nio.ByteBuffer
 
@@ -25,8 +28,10 @@ def numpy_dtype(nd4j_type: str) -> np.dtype:
     try:
         return _NUMPY[nd4j_type]
     except KeyError:
-        raise DataError(f"the model holds {nd4j_type} parameters; py_dl4j_ft handles "
-                        "FLOAT, DOUBLE and HALF models") from None
+        raise DataError(
+            f"the model holds {nd4j_type} parameters; py_dl4j_ft handles "
+            "FLOAT, DOUBLE and HALF models"
+        ) from None
 
 
 def prepare(values, dtype: np.dtype, what: str, finite: bool = True) -> np.ndarray:
@@ -36,21 +41,31 @@ def prepare(values, dtype: np.dtype, what: str, finite: bool = True) -> np.ndarr
     """
     array = np.asarray(values)
     if array.dtype == object or array.dtype.kind not in "biuf":
-        raise DataError(f"{what} must be numeric; got an array of dtype {array.dtype}. "
-                        "Convert categories to numbers first")
+        raise DataError(
+            f"{what} must be numeric; got an array of dtype {array.dtype}. "
+            "Convert categories to numbers first"
+        )
     if array.ndim == 0:
-        raise DataError(f"{what} must have at least one dimension (one row per example); "
-                        f"got a scalar {array!r}")
+        raise DataError(
+            f"{what} must have at least one dimension (one row per example); "
+            f"got a scalar {array!r}"
+        )
     if array.size == 0:
-        raise DataError(f"{what} is empty (shape {array.shape}); pass at least one example")
+        raise DataError(
+            f"{what} is empty (shape {array.shape}); pass at least one example"
+        )
     out = np.ascontiguousarray(array, dtype=dtype)
     if out.nbytes > MAX_BYTES:
-        raise DataError(f"{what} takes {out.nbytes / 2**30:.1f} GiB; one hand-over is limited "
-                        "to 2 GiB, so split it into smaller parts")
+        raise DataError(
+            f"{what} takes {out.nbytes / 2**30:.1f} GiB; one hand-over is limited "
+            "to 2 GiB, so split it into smaller parts"
+        )
     if finite and out.dtype.kind == "f" and not np.isfinite(out).all():
         bad = np.argwhere(~np.isfinite(out))[0]
-        raise DataError(f"{what} contains {out[tuple(bad)]} at index {tuple(int(i) for i in bad)};"
-                        " remove or impute non-finite values first")
+        raise DataError(
+            f"{what} contains {out[tuple(bad)]} at index {tuple(int(i) for i in bad)};"
+            " remove or impute non-finite values first"
+        )
     return out
 
 
@@ -58,7 +73,8 @@ def to_java(array: np.ndarray):
     """A new INDArray holding a copy of ``array`` (which must come from :func:`prepare`)."""
     with _jvm.java_errors(f"copying a {array.shape} array to ND4J"):
         return _jvm.helper("ArrayBridge").fromBuffer(
-            _jvm.direct_buffer(array), _jvm.long_array(array.shape), _ND4J[array.dtype])
+            _jvm.direct_buffer(array), _jvm.long_array(array.shape), _ND4J[array.dtype]
+        )
 
 
 def from_java(indarray) -> np.ndarray:

@@ -23,12 +23,20 @@ UPDATER_STATE = "updaterState.bin"
 NORMALIZER = "normalizer.bin"
 
 _SIGNATURES = (
-    (b"version https://git-lfs", "a Git LFS pointer, not the model itself; fetch the real "
-     "file with `git lfs pull` in the repository it came from"),
-    (b"\x89HDF\r\n\x1a\n", "a Keras/HDF5 file, not a DL4J zip; convert it with DL4J's Keras "
-     "import first"),
-    (b"\xac\xed\x00\x05", "a Java-serialized object, not a DL4J zip; py_dl4j_ft never "
-     "deserializes such files"),
+    (
+        b"version https://git-lfs",
+        "a Git LFS pointer, not the model itself; fetch the real "
+        "file with `git lfs pull` in the repository it came from",
+    ),
+    (
+        b"\x89HDF\r\n\x1a\n",
+        "a Keras/HDF5 file, not a DL4J zip; convert it with DL4J's Keras import first",
+    ),
+    (
+        b"\xac\xed\x00\x05",
+        "a Java-serialized object, not a DL4J zip; py_dl4j_ft never "
+        "deserializes such files",
+    ),
 )
 
 
@@ -47,55 +55,78 @@ def inspect(path: str | Path) -> CheckpointFile:
     """Checks that ``path`` is a DL4J model zip and tells which kind of network it holds."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointNotFoundError(f"model file {path} does not exist; check the path")
+        raise CheckpointNotFoundError(
+            f"model file {path} does not exist; check the path"
+        )
     if not path.is_file():
-        raise CheckpointNotFoundError(f"model path {path} is not a file; pass the .zip that "
-                                      "ModelSerializer wrote")
+        raise CheckpointNotFoundError(
+            f"model path {path} is not a file; pass the .zip that ModelSerializer wrote"
+        )
     size = path.stat().st_size
     if size == 0:
-        raise NotACheckpointError(f"{path} is an empty file (0 bytes), not a DL4J model; it "
-                                  "was probably never fully written: export it again")
+        raise NotACheckpointError(
+            f"{path} is an empty file (0 bytes), not a DL4J model; it "
+            "was probably never fully written: export it again"
+        )
     with path.open("rb") as f:
         head = f.read(64)
     for signature, what in _SIGNATURES:
         if head.startswith(signature):
             raise NotACheckpointError(f"{path} ({size} bytes) is {what}")
     if head.lstrip().startswith(b"{"):
-        raise NotACheckpointError(f"{path} is a JSON file, not a DL4J zip; a configuration "
-                                  "alone holds no trained parameters")
+        raise NotACheckpointError(
+            f"{path} is a JSON file, not a DL4J zip; a configuration "
+            "alone holds no trained parameters"
+        )
     if not zipfile.is_zipfile(path):
-        raise NotACheckpointError(f"{path} ({size} bytes) is not a zip archive (it starts with "
-                                  f"{head[:8]!r}); expected a zip written by ModelSerializer")
+        raise NotACheckpointError(
+            f"{path} ({size} bytes) is not a zip archive (it starts with "
+            f"{head[:8]!r}); expected a zip written by ModelSerializer"
+        )
 
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             raw = archive.read(CONFIGURATION) if CONFIGURATION in names else None
     except (zipfile.BadZipFile, EOFError, OSError) as e:
-        raise NotACheckpointError(f"{path} is a damaged or truncated zip ({e}); copy the "
-                                  "file again from its source") from e
+        raise NotACheckpointError(
+            f"{path} is a damaged or truncated zip ({e}); copy the "
+            "file again from its source"
+        ) from e
     if not names:
-        raise NotACheckpointError(f"{path} is an empty zip archive with no entries; "
-                                  "expected configuration.json and coefficients.bin")
+        raise NotACheckpointError(
+            f"{path} is an empty zip archive with no entries; "
+            "expected configuration.json and coefficients.bin"
+        )
     missing = [n for n in (CONFIGURATION, COEFFICIENTS) if n not in names]
     if missing:
         raise NotACheckpointError(
             f"{path} is a zip but not a DL4J model: it lacks {' and '.join(missing)} "
-            f"(it holds {', '.join(sorted(names)[:5])})")
+            f"(it holds {', '.join(sorted(names)[:5])})"
+        )
     try:
         config = json.loads(raw)
     except ValueError as e:  # includes UnicodeDecodeError
-        raise NotACheckpointError(f"{path}: configuration.json is not valid JSON ({e})") from e
+        raise NotACheckpointError(
+            f"{path}: configuration.json is not valid JSON ({e})"
+        ) from e
 
     if isinstance(config, dict) and "vertices" in config:
         kind = "ComputationGraph"
     elif isinstance(config, dict) and "confs" in config:
         kind = "MultiLayerNetwork"
     else:
-        raise NotACheckpointError(f"{path}: configuration.json describes neither a "
-                                  "MultiLayerNetwork (confs) nor a ComputationGraph (vertices)")
-    return CheckpointFile(path, kind, UPDATER_STATE in names, NORMALIZER in names,
-                          kind == "ComputationGraph" and _drop_zero_dropout(config))
+        raise NotACheckpointError(
+            f"{path}: configuration.json describes neither a "
+            "MultiLayerNetwork (confs) nor a ComputationGraph (vertices)"
+        )
+    return CheckpointFile(
+        path,
+        kind,
+        UPDATER_STATE in names,
+        NORMALIZER in names,
+        kind == "ComputationGraph" and _drop_zero_dropout(config),
+    )
 
 
 def _drop_zero_dropout(node) -> bool:
@@ -130,8 +161,11 @@ def loadable_copy(found: CheckpointFile):
         return
     fd, tmp = tempfile.mkstemp(prefix="py_dl4j_ft-", suffix=".zip")
     try:
-        with os.fdopen(fd, "wb") as out, zipfile.ZipFile(found.path) as src, \
-                zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        with (
+            os.fdopen(fd, "wb") as out,
+            zipfile.ZipFile(found.path) as src,
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+        ):
             for item in src.infolist():
                 if item.filename == CONFIGURATION:
                     config = json.loads(src.read(item))

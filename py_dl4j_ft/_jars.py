@@ -19,8 +19,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .errors import JarsMissingError, JavaNotFoundError, MavenError
 from ._settings import Settings
+from .errors import JarsMissingError, JavaNotFoundError, MavenError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ def _build_root() -> Path:
         if (root / "pom.xml").is_file() and (root / "java").is_dir():
             return root
     raise JarsMissingError(
-        f"pom.xml and java/ were not found next to {_PACKAGE}; reinstall py_dl4j_ft")
+        f"pom.xml and java/ were not found next to {_PACKAGE}; reinstall py_dl4j_ft"
+    )
 
 
 def cpu_flags() -> set[str]:
@@ -49,13 +50,20 @@ def cpu_flags() -> set[str]:
 
 def platform_name() -> str:
     """The JavaCPP platform string of this machine, e.g. ``linux-x86_64``."""
-    system = {"Linux": "linux", "Darwin": "macosx", "Windows": "windows"}.get(platform.system())
-    machine = {"x86_64": "x86_64", "AMD64": "x86_64", "aarch64": "arm64",
-               "arm64": "arm64"}.get(platform.machine())
+    system = {"Linux": "linux", "Darwin": "macosx", "Windows": "windows"}.get(
+        platform.system()
+    )
+    machine = {
+        "x86_64": "x86_64",
+        "AMD64": "x86_64",
+        "aarch64": "arm64",
+        "arm64": "arm64",
+    }.get(platform.machine())
     if system is None or machine is None:
         raise JarsMissingError(
             f"ND4J has no native build for {platform.system()} {platform.machine()}; "
-            "supported: Linux, macOS and Windows on x86_64, Linux and macOS on arm64")
+            "supported: Linux, macOS and Windows on x86_64, Linux and macOS on arm64"
+        )
     return f"{system}-{machine}"
 
 
@@ -100,10 +108,14 @@ def helper_jar(settings: Settings) -> Path:
 
 
 def java_version(java: str) -> int:
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [java, "-version"], capture_output=True, text=True, check=False
+    )
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
     if not match:
-        raise JavaNotFoundError(f"could not read the version of {java}: {out.stderr.strip()}")
+        raise JavaNotFoundError(
+            f"could not read the version of {java}: {out.stderr.strip()}"
+        )
     major = int(match.group(1))
     return int(match.group(2)) if major == 1 else major
 
@@ -114,12 +126,14 @@ def find_java() -> str:
     if not java or not Path(java).exists():
         raise JavaNotFoundError(
             f"no Java found (JAVA_HOME={home!r}, nothing named java on PATH); install a JDK "
-            f"{MIN_JAVA} or newer (e.g. apt-get install openjdk-17-jdk) or set JAVA_HOME")
+            f"{MIN_JAVA} or newer (e.g. apt-get install openjdk-17-jdk) or set JAVA_HOME"
+        )
     version = java_version(java)
     if version < MIN_JAVA:
         raise JavaNotFoundError(
             f"{java} is Java {version}; DL4J {DL4J_VERSION} needs Java {MIN_JAVA} or newer. "
-            "Install a newer JDK and point JAVA_HOME at it")
+            "Install a newer JDK and point JAVA_HOME at it"
+        )
     return java
 
 
@@ -142,41 +156,67 @@ def setup(settings: Settings, force: bool = False) -> Path:
     return target
 
 
-def _run_maven(settings: Settings, target: Path, helper: Path, resolve_jars: bool) -> None:
+def _run_maven(
+    settings: Settings, target: Path, helper: Path, resolve_jars: bool
+) -> None:
     """Builds the helper and, if asked, resolves the jars, in scratch folders first."""
     # Both tools are checked first, so a missing one is named rather than failing in Maven.
     find_java()
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise MavenError("Maven (mvn) is not on PATH; install Maven 3.6 or newer "
-                         "(e.g. apt-get install maven) and run `dl4j-ft setup` again")
+        raise MavenError(
+            "Maven (mvn) is not on PATH; install Maven 3.6 or newer "
+            "(e.g. apt-get install maven) and run `dl4j-ft setup` again"
+        )
 
     classifier = native_classifier(settings.backend)
     scratch = target.with_name(target.name + ".partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    cmd = [mvn, "-B", "-q", "-f", str(_build_root() / "pom.xml"), f"-P{settings.backend}",
-           f"-Djavacpp.platform={platform_name()}", f"-Dnd4j.classifier={classifier}",
-           f"-Dhelper.build.dir={scratch / 'build'}", "package"]
+    cmd = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(_build_root() / "pom.xml"),
+        f"-P{settings.backend}",
+        f"-Djavacpp.platform={platform_name()}",
+        f"-Dnd4j.classifier={classifier}",
+        f"-Dhelper.build.dir={scratch / 'build'}",
+        "package",
+    ]
     if resolve_jars:
         cmd += ["dependency:copy-dependencies", f"-DoutputDirectory={scratch / 'lib'}"]
-        log.info("resolving DL4J %s jars (%s, %s) with Maven; the first run downloads "
-                 "~250 MB", DL4J_VERSION, settings.backend, classifier)
+        log.info(
+            "resolving DL4J %s jars (%s, %s) with Maven; the first run downloads "
+            "~250 MB",
+            DL4J_VERSION,
+            settings.backend,
+            classifier,
+        )
     log.debug("running %s", " ".join(cmd))
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
-        errors = [ln for ln in (done.stdout + done.stderr).splitlines() if "ERROR" in ln]
+        errors = [
+            ln for ln in (done.stdout + done.stderr).splitlines() if "ERROR" in ln
+        ]
         detail = " | ".join(errors[:3]) or (done.stdout + done.stderr).strip()[-500:]
-        raise MavenError(f"Maven failed (exit {done.returncode}) resolving the {settings.backend}"
-                         f" jars: {detail}. Check network access to Maven Central and rerun "
-                         "`dl4j-ft setup -v`")
+        raise MavenError(
+            f"Maven failed (exit {done.returncode}) resolving the {settings.backend}"
+            f" jars: {detail}. Check network access to Maven Central and rerun "
+            "`dl4j-ft setup -v`"
+        )
 
     # The finished pieces move into place; a failure above leaves the old cache as it was.
     if resolve_jars:
         jars = sorted(p.name for p in (scratch / "lib").glob("*.jar"))
-        (scratch / "stamp.json").write_text(json.dumps(
-            {"classifier": classifier, "backend": settings.backend, "jars": jars}, indent=1))
+        (scratch / "stamp.json").write_text(
+            json.dumps(
+                {"classifier": classifier, "backend": settings.backend, "jars": jars},
+                indent=1,
+            )
+        )
         old_helpers = target / "helpers"
         if old_helpers.is_dir():
             old_helpers.rename(scratch / "helpers")
@@ -197,7 +237,8 @@ def _stamp_matches(target: Path) -> bool:
     except (OSError, ValueError):
         return False
     return bool(stamp.get("jars")) and all(
-        (target / "lib" / j).is_file() for j in stamp["jars"])
+        (target / "lib" / j).is_file() for j in stamp["jars"]
+    )
 
 
 def classpath(settings: Settings) -> list[str]:
@@ -209,7 +250,8 @@ def classpath(settings: Settings) -> list[str]:
             f"the DL4J jars and helper for backend {settings.backend!r} {state} in "
             f"{target.parent}; run `dl4j-ft setup"
             f"{' --backend cuda' if settings.backend == 'cuda' else ''}` "
-            "(or py_dl4j_ft.setup()) first")
+            "(or py_dl4j_ft.setup()) first"
+        )
     jars = [str(helper)]
     jars += sorted(str(p) for p in (target / "lib").glob("*.jar"))
     jars += [str(p) for p in settings.extra_jars]

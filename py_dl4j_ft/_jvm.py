@@ -11,7 +11,7 @@ import contextlib
 import ctypes
 import logging
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import jpype
 import jpype.nio
@@ -56,7 +56,8 @@ def _refuse_change(wanted: _settings.Settings) -> None:
         raise JVMSettingsError(
             f"the JVM already runs with {_describe(_started)}; it cannot restart with "
             f"{_describe(wanted)}. Set these before the first model is loaded, or use a new "
-            "process")
+            "process"
+        )
 
 
 def _describe(s: _settings.Settings) -> str:
@@ -85,12 +86,18 @@ def check_gpu() -> None:
         raise BackendUnavailableError(
             f"backend 'cuda' needs an NVIDIA GPU and its driver, but the driver library "
             f"could not be loaded ({e}); use backend 'cpu' (the default) or run on a GPU "
-            "machine") from e
+            "machine"
+        ) from e
     count = ctypes.c_int(0)
-    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or not count.value:
+    if (
+        cuda.cuInit(0) != 0
+        or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0
+        or not count.value
+    ):
         raise BackendUnavailableError(
             "backend 'cuda' needs an NVIDIA GPU, but the driver reports none usable; use "
-            "backend 'cpu' (the default) or check nvidia-smi")
+            "backend 'cpu' (the default) or check nvidia-smi"
+        )
 
 
 def ensure_started() -> None:
@@ -109,12 +116,17 @@ def ensure_started() -> None:
         classpath = _jars.classpath(s)
 
         # JVM options: heap, ND4J off-heap cap, and DL4J's logging level via slf4j-simple.
-        options = [f"-Xmx{s.heap}", "-Djava.awt.headless=true",
-                   f"-Dorg.slf4j.simpleLogger.defaultLogLevel={s.java_log_level}",
-                   "-Dorg.slf4j.simpleLogger.logFile=System.err"]
+        options = [
+            f"-Xmx{s.heap}",
+            "-Djava.awt.headless=true",
+            f"-Dorg.slf4j.simpleLogger.defaultLogLevel={s.java_log_level}",
+            "-Dorg.slf4j.simpleLogger.logFile=System.err",
+        ]
         if s.offheap:
-            options += [f"-Dorg.bytedeco.javacpp.maxbytes={s.offheap}",
-                        f"-Dorg.bytedeco.javacpp.maxphysicalbytes={s.offheap}"]
+            options += [
+                f"-Dorg.bytedeco.javacpp.maxbytes={s.offheap}",
+                f"-Dorg.bytedeco.javacpp.maxphysicalbytes={s.offheap}",
+            ]
 
         # Start. JPype finds libjvm through JAVA_HOME or the java on PATH.
         try:
@@ -122,20 +134,34 @@ def ensure_started() -> None:
         except jpype.JVMNotFoundException as e:
             raise JavaNotFoundError(
                 f"no JVM library found ({e}); install a JDK {_jars.MIN_JAVA}+ or set "
-                "JAVA_HOME") from e
-        log.debug("starting JVM %s with %s and %d jars", jvm_path, options, len(classpath))
-        jpype.startJVM(jvm_path, *options, classpath=classpath, convertStrings=False,
-                       interrupt=False)
+                "JAVA_HOME"
+            ) from e
+        log.debug(
+            "starting JVM %s with %s and %d jars", jvm_path, options, len(classpath)
+        )
+        jpype.startJVM(
+            jvm_path,
+            *options,
+            classpath=classpath,
+            convertStrings=False,
+            interrupt=False,
+        )
         _started = s
 
         # Loading ND4J now makes a broken backend fail here, with the setting named.
-        with java_errors("starting ND4J's " + s.backend + " backend",
-                         default=BackendUnavailableError):
+        with java_errors(
+            "starting ND4J's " + s.backend + " backend", default=BackendUnavailableError
+        ):
             nd4j = jpype.JClass("org.nd4j.linalg.factory.Nd4j")
             backend = nd4j.getBackend().getClass().getSimpleName()
         version = jpype.JClass("java.lang.System").getProperty("java.version")
-        log.info("JVM started: Java %s, ND4J backend %s, heap %s%s", version, backend,
-                 s.heap, f", off-heap {s.offheap}" if s.offheap else "")
+        log.info(
+            "JVM started: Java %s, ND4J backend %s, heap %s%s",
+            version,
+            backend,
+            s.heap,
+            f", off-heap {s.offheap}" if s.offheap else "",
+        )
 
 
 def jclass(name: str):
@@ -193,10 +219,15 @@ def java_errors(doing: str, default: type[Dl4jFtError] = JavaError) -> Iterator[
         chain, cause = [], e
         while cause is not None and len(chain) < 8:
             text = cause.getMessage()
-            chain.append(f"{cause.getClass().getSimpleName()}: {text}" if text is not None
-                         else str(cause.getClass().getSimpleName()))
+            chain.append(
+                f"{cause.getClass().getSimpleName()}: {text}"
+                if text is not None
+                else str(cause.getClass().getSimpleName())
+            )
             cause = cause.getCause()
-        kind = next((ours for name, ours in _TRANSLATIONS if name == java_class), default)
+        kind = next(
+            (ours for name, ours in _TRANSLATIONS if name == java_class), default
+        )
         message = f"{doing}: {chain[-1] if len(chain) > 1 else chain[0]}"
         error = kind(message)
         error.java_class = java_class

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from .errors import SetupError
 
@@ -40,20 +41,29 @@ class Settings:
 
     def startup_key(self) -> tuple:
         """The settings that cannot change once the JVM runs (logging level can differ)."""
-        return (self.backend, self.heap, self.offheap, self.jar_cache.resolve(),
-                tuple(p.resolve() for p in self.extra_jars))
+        return (
+            self.backend,
+            self.heap,
+            self.offheap,
+            self.jar_cache.resolve(),
+            tuple(p.resolve() for p in self.extra_jars),
+        )
 
 
 def _config_file() -> dict:
-    path = Path(os.environ.get("PY_DL4J_FT_CONFIG")
-                or Path.home() / ".config" / "py_dl4j_ft" / "config.toml")
+    path = Path(
+        os.environ.get("PY_DL4J_FT_CONFIG")
+        or Path.home() / ".config" / "py_dl4j_ft" / "config.toml"
+    )
     if not path.is_file():
         return {}
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
-        raise SetupError(f"config file {path} could not be read ({e}); fix or remove it") from e
+        raise SetupError(
+            f"config file {path} could not be read ({e}); fix or remove it"
+        ) from e
     return data.get("py_dl4j_ft", data)
 
 
@@ -62,8 +72,10 @@ def resolve(**given) -> Settings:
     config = _config_file()
     unknown = set(config) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
-        raise SetupError(f"config file has unknown keys {sorted(unknown)}; "
-                         f"known: {[f.name for f in dataclasses.fields(Settings)]}")
+        raise SetupError(
+            f"config file has unknown keys {sorted(unknown)}; "
+            f"known: {[f.name for f in dataclasses.fields(Settings)]}"
+        )
     values = {}
     for field in dataclasses.fields(Settings):
         env = os.environ.get(f"PY_DL4J_FT_{field.name.upper()}")
@@ -86,14 +98,20 @@ def resolve(**given) -> Settings:
 
 def _validate(s: Settings) -> None:
     if s.backend not in BACKENDS:
-        raise SetupError(f"backend must be one of {', '.join(BACKENDS)}; got {s.backend!r}")
+        raise SetupError(
+            f"backend must be one of {', '.join(BACKENDS)}; got {s.backend!r}"
+        )
     for name in ("heap", "offheap"):
         value = getattr(s, name)
         if value is not None and not _SIZE.match(str(value)):
             raise SetupError(f"{name} must be a size such as 512m or 4g; got {value!r}")
     if s.java_log_level not in _LOG_LEVELS:
-        raise SetupError(f"java_log_level must be one of {', '.join(_LOG_LEVELS)}; "
-                         f"got {s.java_log_level!r}")
+        raise SetupError(
+            f"java_log_level must be one of {', '.join(_LOG_LEVELS)}; "
+            f"got {s.java_log_level!r}"
+        )
     for jar in s.extra_jars:
         if not jar.is_file():
-            raise SetupError(f"extra jar {jar} does not exist; pass the path of a .jar file")
+            raise SetupError(
+                f"extra jar {jar} does not exist; pass the path of a .jar file"
+            )

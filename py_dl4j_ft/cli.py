@@ -55,51 +55,89 @@ def _guarded(command):
 
 
 @click.group()
-@click.option("-v", "--verbose", count=True, help="More output; -vv shows DL4J's own log.")
+@click.option(
+    "-v", "--verbose", count=True, help="More output; -vv shows DL4J's own log."
+)
 @click.option("-q", "--quiet", count=True, help="Less output.")
-@click.option("--backend", type=click.Choice(_settings.BACKENDS),
-              help="ND4J backend [env PY_DL4J_FT_BACKEND; default cpu].")
+@click.option(
+    "--backend",
+    type=click.Choice(_settings.BACKENDS),
+    help="ND4J backend [env PY_DL4J_FT_BACKEND; default cpu].",
+)
 @click.option("--heap", help="Java heap, e.g. 4g [env PY_DL4J_FT_HEAP; default 2g].")
-@click.option("--offheap", help="Cap on ND4J native memory, e.g. 8g [PY_DL4J_FT_OFFHEAP].")
-@click.option("--jar-cache", type=click.Path(path_type=Path),
-              help="Where setup puts the jars [PY_DL4J_FT_JAR_CACHE].")
-@click.option("--extra-jar", "extra_jars", multiple=True, type=click.Path(path_type=Path),
-              help="Jar to add to the classpath (e.g. custom layers); repeatable.")
+@click.option(
+    "--offheap", help="Cap on ND4J native memory, e.g. 8g [PY_DL4J_FT_OFFHEAP]."
+)
+@click.option(
+    "--jar-cache",
+    type=click.Path(path_type=Path),
+    help="Where setup puts the jars [PY_DL4J_FT_JAR_CACHE].",
+)
+@click.option(
+    "--extra-jar",
+    "extra_jars",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Jar to add to the classpath (e.g. custom layers); repeatable.",
+)
 @click.version_option(package_name="py_dl4j_ft")
 @click.pass_context
 def cli(ctx, verbose, quiet, backend, heap, offheap, jar_cache, extra_jars):
     """Inspect, fine-tune, evaluate and save DeepLearning4J checkpoints."""
     level = verbose - quiet
     logging.basicConfig(
-        level=logging.WARNING - 10 * max(min(level, 2), -2), stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s")
+        level=logging.WARNING - 10 * max(min(level, 2), -2),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     java_log = "info" if level >= 2 else "warn" if level >= 0 else "error"
     ctx.obj = {"verbose": verbose, "quiet": quiet > 0}
     try:
-        _jvm.configure(backend=backend, heap=heap, offheap=offheap, jar_cache=jar_cache,
-                       extra_jars=extra_jars or None, java_log_level=java_log)
+        _jvm.configure(
+            backend=backend,
+            heap=heap,
+            offheap=offheap,
+            jar_cache=jar_cache,
+            extra_jars=extra_jars or None,
+            java_log_level=java_log,
+        )
     except Dl4jFtError as e:
         _fail(e, verbose)
 
 
 # Options several commands share, defined once.
 
+
 def _model_argument(command):
-    command = click.option("--normalizer", type=click.Path(path_type=Path),
-                           help="NormalizerSerializer file; default: the one in the zip.")(command)
+    command = click.option(
+        "--normalizer",
+        type=click.Path(path_type=Path),
+        help="NormalizerSerializer file; default: the one in the zip.",
+    )(command)
     return click.argument("model", type=click.Path(path_type=Path))(command)
 
 
 def _data_options(labels_required: bool):
     def decorate(command):
-        command = click.option("--label-column",
-                               help="CSV label column, by header name or 0-based index."
-                               + (" Required for CSV." if labels_required else ""))(command)
-        command = click.option("--labels", "labels_path", type=click.Path(path_type=Path),
-                               help="Labels as .npy when --data is .npy.")(command)
-        return click.option("--data", "data_path", required=True,
-                            type=click.Path(path_type=Path),
-                            help="Features (and labels): .npz, .npy or .csv.")(command)
+        command = click.option(
+            "--label-column",
+            help="CSV label column, by header name or 0-based index."
+            + (" Required for CSV." if labels_required else ""),
+        )(command)
+        command = click.option(
+            "--labels",
+            "labels_path",
+            type=click.Path(path_type=Path),
+            help="Labels as .npy when --data is .npy.",
+        )(command)
+        return click.option(
+            "--data",
+            "data_path",
+            required=True,
+            type=click.Path(path_type=Path),
+            help="Features (and labels): .npz, .npy or .csv.",
+        )(command)
+
     return decorate
 
 
@@ -109,14 +147,18 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.
 def _load_labelled(path, label_column, labels_path):
     data = load_dataset(path, label_column=label_column, labels_path=labels_path)
     if data.labels is None:
-        raise DataError(f"{path} holds no labels; for CSV pass --label-column, for .npy pass "
-                        "--labels, for .npz store them under 'labels' or 'y'")
+        raise DataError(
+            f"{path} holds no labels; for CSV pass --label-column, for .npy pass "
+            "--labels, for .npz store them under 'labels' or 'y'"
+        )
     return data
 
 
 def _metrics_line(metrics: dict) -> str:
-    return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                     for k, v in metrics.items())
+    return ", ".join(
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in metrics.items()
+    )
 
 
 def _progress_bar(ctx, epochs: int):
@@ -139,8 +181,11 @@ def _progress_bar(ctx, epochs: int):
 
 # Commands.
 
+
 @cli.command()
-@click.option("--force", is_flag=True, help="Run Maven even if the cache is up to date.")
+@click.option(
+    "--force", is_flag=True, help="Run Maven even if the cache is up to date."
+)
 @_guarded
 def setup(force):
     """Resolve the DL4J/ND4J jars with Maven and build the Java helper (once per machine)."""
@@ -158,8 +203,12 @@ def info(model, normalizer, as_json):
     """Show a checkpoint's layers, sizes, losses, learning rates and inputs."""
     m = PreTrainedModel.load(model, normalizer=normalizer)
     if as_json:
-        click.echo(json.dumps(dict(m.info, path=str(model),
-                                   normalizer=m.normalizer is not None), indent=2))
+        click.echo(
+            json.dumps(
+                dict(m.info, path=str(model), normalizer=m.normalizer is not None),
+                indent=2,
+            )
+        )
     else:
         click.echo(m.summary())
 
@@ -167,26 +216,55 @@ def info(model, normalizer, as_json):
 @cli.command("fine-tune")
 @_model_argument
 @_data_options(labels_required=True)
-@click.option("--learning-rate", "-lr", type=float, required=True,
-              help="Rate for every layer; usually well below the original.")
+@click.option(
+    "--learning-rate",
+    "-lr",
+    type=float,
+    required=True,
+    help="Rate for every layer; usually well below the original.",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Shuffling seed.")
 @click.option("--no-shuffle", is_flag=True, help="Keep the file's row order.")
-@click.option("--eval-data", type=click.Path(path_type=Path),
-              help="Data to report metrics on (same format); default: the training data.")
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="Where to write the fine-tuned zip.")
+@click.option(
+    "--eval-data",
+    type=click.Path(path_type=Path),
+    help="Data to report metrics on (same format); default: the training data.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the fine-tuned zip.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @_json_option
 @click.pass_context
 @_guarded
-def fine_tune(ctx, model, normalizer, data_path, labels_path, label_column, learning_rate,
-              epochs, batch_size, seed, no_shuffle, eval_data, out, overwrite, as_json):
+def fine_tune(
+    ctx,
+    model,
+    normalizer,
+    data_path,
+    labels_path,
+    label_column,
+    learning_rate,
+    epochs,
+    batch_size,
+    seed,
+    no_shuffle,
+    eval_data,
+    out,
+    overwrite,
+    as_json,
+):
     """Fine-tune MODEL on labelled data at a small learning rate and save it to --out."""
     _check_out(out, overwrite)
     if out.resolve() == model.resolve():
-        raise DataError(f"--out {out} is the input model; write the result to a new file")
+        raise DataError(
+            f"--out {out} is the input model; write the result to a new file"
+        )
     train = _load_labelled(data_path, label_column, labels_path)
     check = _load_labelled(eval_data, label_column, None) if eval_data else train
     m = PreTrainedModel.load(model, normalizer=normalizer)
@@ -196,18 +274,34 @@ def fine_tune(ctx, model, normalizer, data_path, labels_path, label_column, lear
 
     bar, update = _progress_bar(ctx, epochs)
     try:
-        history = m.fine_tune(train.features, train.labels, learning_rate, epochs=epochs,
-                              batch_size=batch_size, shuffle=not no_shuffle, seed=seed,
-                              progress=update)
+        history = m.fine_tune(
+            train.features,
+            train.labels,
+            learning_rate,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=not no_shuffle,
+            seed=seed,
+            progress=update,
+        )
     finally:
         if bar is not None:
             bar.close()
     after = m.evaluate(check.features, check.labels)
     saved = m.save(out, overwrite=overwrite)
     if as_json:
-        click.echo(json.dumps({
-            "before": before, "after": after, "learning_rate": m.learning_rate,
-            "history": [e.__dict__ for e in history.epochs], "saved": str(saved)}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "before": before,
+                    "after": after,
+                    "learning_rate": m.learning_rate,
+                    "history": [e.__dict__ for e in history.epochs],
+                    "saved": str(saved),
+                },
+                indent=2,
+            )
+        )
     else:
         for e in history.epochs:
             click.echo(f"epoch {e.epoch}: loss {e.loss:.4f} ({e.seconds:.2f} s)")
@@ -218,10 +312,13 @@ def fine_tune(ctx, model, normalizer, data_path, labels_path, label_column, lear
 def _check_out(out: Path, overwrite: bool) -> None:
     """Refuses an unusable --out before any work is done."""
     if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} already exists; choose another --out or pass "
-                                "--overwrite")
+        raise OutputExistsError(
+            f"{out} already exists; choose another --out or pass --overwrite"
+        )
     if not out.parent.is_dir():
-        raise DataError(f"--out {out}: folder {out.parent} does not exist; create it first")
+        raise DataError(
+            f"--out {out}: folder {out.parent} does not exist; create it first"
+        )
 
 
 @cli.command()
@@ -233,20 +330,27 @@ def evaluate(model, normalizer, data_path, labels_path, label_column, as_json):
     """Report DL4J's loss and metrics for MODEL on labelled data."""
     data = _load_labelled(data_path, label_column, labels_path)
     metrics = PreTrainedModel.load(model, normalizer=normalizer).evaluate(
-        data.features, data.labels)
+        data.features, data.labels
+    )
     click.echo(json.dumps(metrics, indent=2) if as_json else _metrics_line(metrics))
 
 
 @cli.command()
 @_model_argument
 @_data_options(labels_required=False)
-@click.option("--classes", is_flag=True, help="Print class ids instead of probabilities.")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="Write .npy or .csv instead of printing CSV.")
+@click.option(
+    "--classes", is_flag=True, help="Print class ids instead of probabilities."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Write .npy or .csv instead of printing CSV.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @_guarded
-def predict(model, normalizer, data_path, labels_path, label_column, classes, out,
-            overwrite):
+def predict(
+    model, normalizer, data_path, labels_path, label_column, classes, out, overwrite
+):
     """Run MODEL on the features in --data (a label column, if named, is dropped)."""
     if out is not None:
         _check_out(out, overwrite)
@@ -256,22 +360,32 @@ def predict(model, normalizer, data_path, labels_path, label_column, classes, ou
     m = PreTrainedModel.load(model, normalizer=normalizer)
     result = m.predict_classes(data.features) if classes else m.predict(data.features)
     if out is None:
-        np.savetxt(sys.stdout, result.reshape(len(result), -1),
-                   fmt="%d" if classes else "%.7g", delimiter=",")
+        np.savetxt(
+            sys.stdout,
+            result.reshape(len(result), -1),
+            fmt="%d" if classes else "%.7g",
+            delimiter=",",
+        )
         return
     _write_atomically(out, result)
     click.echo(f"wrote {result.shape} predictions to {out}", err=True)
 
 
 def _write_atomically(out: Path, result: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             if out.suffix.lower() == ".npy":
                 np.save(f, result)
             else:
-                np.savetxt(f, result.reshape(len(result), -1), delimiter=",",
-                           fmt="%d" if result.dtype.kind == "i" else "%.7g")
+                np.savetxt(
+                    f,
+                    result.reshape(len(result), -1),
+                    delimiter=",",
+                    fmt="%d" if result.dtype.kind == "i" else "%.7g",
+                )
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -279,8 +393,13 @@ def _write_atomically(out: Path, result: np.ndarray) -> None:
 
 
 @cli.command()
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path("dl4j-ft-demo"),
-              show_default=True, help="Where the base and fine-tuned checkpoints go.")
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path("dl4j-ft-demo"),
+    show_default=True,
+    help="Where the base and fine-tuned checkpoints go.",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @_json_option
 @click.pass_context

@@ -22,8 +22,12 @@ class Dataset:
     labels: np.ndarray | None = None
 
 
-def load_dataset(path: str | Path, *, label_column: str | int | None = None,
-                 labels_path: str | Path | None = None) -> Dataset:
+def load_dataset(
+    path: str | Path,
+    *,
+    label_column: str | int | None = None,
+    labels_path: str | Path | None = None,
+) -> Dataset:
     """Loads a data file.
 
     ``.npz``: features under ``features``/``x``/``X``/``data``, labels under
@@ -42,17 +46,22 @@ def load_dataset(path: str | Path, *, label_column: str | int | None = None,
     elif suffix == ".csv":
         data = _load_csv(path, label_column)
     else:
-        raise DataError(f"data file {path} has suffix {path.suffix!r}; expected .npz, .npy or "
-                        ".csv")
+        raise DataError(
+            f"data file {path} has suffix {path.suffix!r}; expected .npz, .npy or .csv"
+        )
     if suffix != ".csv" and label_column is not None:
         raise DataError(f"label_column applies to CSV files only; {path} is {suffix}")
     if labels_path is not None:
         if data.labels is not None:
-            raise DataError(f"{path} already holds labels; do not pass a labels file too")
+            raise DataError(
+                f"{path} already holds labels; do not pass a labels file too"
+            )
         data.labels = load_dataset(labels_path).features
     if data.labels is not None and len(data.labels) != len(data.features):
-        raise DataError(f"{len(data.features)} feature rows but {len(data.labels)} labels; "
-                        "they must match one to one")
+        raise DataError(
+            f"{len(data.features)} feature rows but {len(data.labels)} labels; "
+            "they must match one to one"
+        )
     return data
 
 
@@ -71,8 +80,10 @@ def _load_npz(path: Path) -> Dataset:
         raise DataError(f"{path} is not a readable .npz archive ({e})") from e
     features = next((arrays[k] for k in _FEATURE_KEYS if k in arrays), None)
     if features is None:
-        raise DataError(f"{path} has arrays {sorted(arrays)}; expected features under one of "
-                        f"{', '.join(_FEATURE_KEYS)}")
+        raise DataError(
+            f"{path} has arrays {sorted(arrays)}; expected features under one of "
+            f"{', '.join(_FEATURE_KEYS)}"
+        )
     labels = next((arrays[k] for k in _LABEL_KEYS if k in arrays), None)
     return Dataset(features, labels)
 
@@ -81,7 +92,9 @@ def _load_csv(path: Path, label_column: str | int | None) -> Dataset:
     # Blank lines are skipped, so each row keeps the file line it came from for messages.
     with path.open(newline="") as f:
         reader = csv.reader(f)
-        numbered = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+        numbered = [
+            (reader.line_num, r) for r in reader if r and any(c.strip() for c in r)
+        ]
     if not numbered:
         raise DataError(f"{path} holds no rows")
     header = None
@@ -93,14 +106,18 @@ def _load_csv(path: Path, label_column: str | int | None) -> Dataset:
     values = np.empty((len(numbered), width), dtype=np.float64)
     for i, (line, row) in enumerate(numbered):
         if len(row) != width:
-            raise DataError(f"{path} line {line} has {len(row)} fields, expected {width}")
+            raise DataError(
+                f"{path} line {line} has {len(row)} fields, expected {width}"
+            )
         for j, cell in enumerate(row):
             try:
                 values[i, j] = float(cell)
             except ValueError:
                 column = header[j] if header else j
-                raise DataError(f"{path} line {line}, column {column!r}: {cell!r} is not a "
-                                "number; encode it numerically first") from None
+                raise DataError(
+                    f"{path} line {line}, column {column!r}: {cell!r} is not a "
+                    "number; encode it numerically first"
+                ) from None
     if label_column is None:
         return Dataset(values)
     index = _column_index(path, label_column, header, width)
@@ -115,14 +132,20 @@ def _numeric(row: list[str]) -> bool:
     return True
 
 
-def _column_index(path: Path, column: str | int, header: list[str] | None, width: int) -> int:
+def _column_index(
+    path: Path, column: str | int, header: list[str] | None, width: int
+) -> int:
     if isinstance(column, str) and not column.lstrip("-").isdigit():
         if header is None or column not in header:
-            raise DataError(f"{path} has no column named {column!r}; columns: "
-                            f"{header if header else 'none named (no header row)'}")
+            raise DataError(
+                f"{path} has no column named {column!r}; columns: "
+                f"{header if header else 'none named (no header row)'}"
+            )
         return header.index(column)
     index = int(column)
     if not -width <= index < width:
-        raise DataError(f"label column {index} is out of range for {path}, which has {width} "
-                        "columns")
+        raise DataError(
+            f"label column {index} is out of range for {path}, which has {width} "
+            "columns"
+        )
     return index % width

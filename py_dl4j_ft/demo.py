@@ -13,8 +13,8 @@ does poorly on it; a few epochs at a small learning rate adapt it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -37,7 +37,9 @@ def digits_domains(seed: int = 0):
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)
-    xs, xt, ys, yt = train_test_split(x, y, test_size=0.5, random_state=seed, stratify=y)
+    xs, xt, ys, yt = train_test_split(
+        x, y, test_size=0.5, random_state=seed, stratify=y
+    )
     images = xt.reshape(-1, 8, 8)
     shifted = np.zeros_like(images)
     shifted[:, 1:, 1:] = images[:, :-1, :-1]
@@ -53,8 +55,13 @@ def make_base_checkpoint(path: Path, epochs: int = 15, seed: int = 42) -> Path:
     return base.save(path, overwrite=True)
 
 
-def run(workdir: Path, *, epochs: int = 20, echo: Callable[[str], None] = print,
-        progress=None) -> dict:
+def run(
+    workdir: Path,
+    *,
+    epochs: int = 20,
+    echo: Callable[[str], None] = print,
+    progress=None,
+) -> dict:
     """Loads the base checkpoint, evaluates, fine-tunes, evaluates again, saves.
 
     Returns the metrics before and after, the history and the path of the saved model.
@@ -69,21 +76,36 @@ def run(workdir: Path, *, epochs: int = 20, echo: Callable[[str], None] = print,
 
     _, (xt, yt) = digits_domains()
     x_train, x_test, y_train, y_test = train_test_split(
-        xt, yt, test_size=0.5, random_state=1, stratify=yt)
+        xt, yt, test_size=0.5, random_state=1, stratify=yt
+    )
 
     model = PreTrainedModel.load(base_path)
-    echo(f"loaded {base_path}: {model.kind}, {model.n_params} parameters, "
-         f"learning rate {model.learning_rate:g}")
+    echo(
+        f"loaded {base_path}: {model.kind}, {model.n_params} parameters, "
+        f"learning rate {model.learning_rate:g}"
+    )
     before = model.evaluate(x_test, y_test)
-    echo(f"before fine-tuning: accuracy {before['accuracy']:.3f}, loss {before['loss']:.3f} "
-         f"on {before['examples']} shifted test digits")
+    echo(
+        f"before fine-tuning: accuracy {before['accuracy']:.3f}, loss {before['loss']:.3f} "
+        f"on {before['examples']} shifted test digits"
+    )
 
-    history = model.fine_tune(x_train, y_train, FINE_TUNE_LEARNING_RATE, epochs=epochs,
-                              batch_size=32, progress=progress)
+    history = model.fine_tune(
+        x_train,
+        y_train,
+        FINE_TUNE_LEARNING_RATE,
+        epochs=epochs,
+        batch_size=32,
+        progress=progress,
+    )
     after = model.evaluate(x_test, y_test)
-    echo(f"fine-tuned {epochs} epochs at learning rate {FINE_TUNE_LEARNING_RATE:g} on "
-         f"{len(x_train)} shifted digits: loss {history.loss[0]:.3f} -> {history.loss[-1]:.3f}")
-    echo(f"after fine-tuning:  accuracy {after['accuracy']:.3f}, loss {after['loss']:.3f}")
+    echo(
+        f"fine-tuned {epochs} epochs at learning rate {FINE_TUNE_LEARNING_RATE:g} on "
+        f"{len(x_train)} shifted digits: loss {history.loss[0]:.3f} -> {history.loss[-1]:.3f}"
+    )
+    echo(
+        f"after fine-tuning:  accuracy {after['accuracy']:.3f}, loss {after['loss']:.3f}"
+    )
 
     out = model.save(workdir / "fine_tuned_digits.zip", overwrite=True)
     echo(f"saved {out} (loads in Java with MultiLayerNetwork.load)")

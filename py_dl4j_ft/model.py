@@ -7,8 +7,8 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -26,9 +26,16 @@ from .errors import (
 log = logging.getLogger(__name__)
 
 # Output-layer losses whose labels are classes rather than real-valued targets.
-_CLASSIFICATION_LOSSES = {"LossMCXENT", "LossNegativeLogLikelihood", "LossBinaryXENT",
-                          "LossSparseMCXENT", "LossMultiLabel", "LossFMeasure", "LossHinge",
-                          "LossSquaredHinge"}
+_CLASSIFICATION_LOSSES = {
+    "LossMCXENT",
+    "LossNegativeLogLikelihood",
+    "LossBinaryXENT",
+    "LossSparseMCXENT",
+    "LossMultiLabel",
+    "LossFMeasure",
+    "LossHinge",
+    "LossSquaredHinge",
+}
 
 ProgressCallback = Callable[[int, int, int, float], None]
 """Called after each minibatch with (epoch, batch, batches_per_epoch, loss)."""
@@ -63,7 +70,9 @@ class PreTrainedModel:
     in ``train``, ``predict`` and ``evaluate`` alike.
     """
 
-    def __init__(self, java_model, kind: str, source: Path | None = None, normalizer=None):
+    def __init__(
+        self, java_model, kind: str, source: Path | None = None, normalizer=None
+    ):
         self.java_model = java_model
         self.kind = kind
         self.source = source
@@ -74,8 +83,13 @@ class PreTrainedModel:
     # Loading and describing.
 
     @classmethod
-    def load(cls, path: str | Path, *, normalizer: str | Path | None = None,
-             load_updater: bool = True) -> "PreTrainedModel":
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        normalizer: str | Path | None = None,
+        load_updater: bool = True,
+    ) -> PreTrainedModel:
         """Restores a network from ``path`` (never modified).
 
         ``normalizer`` is a NormalizerSerializer file to apply to features; without it, a
@@ -83,25 +97,42 @@ class PreTrainedModel:
         optimizer state (Adam moments, ...) so that training resumes where it stopped.
         """
         found = _checkpoint.inspect(path)
-        java_class = ("org.deeplearning4j.nn.multilayer.MultiLayerNetwork"
-                      if found.kind == "MultiLayerNetwork"
-                      else "org.deeplearning4j.nn.graph.ComputationGraph")
-        with _checkpoint.loadable_copy(found) as readable, _jvm.java_errors(
-                f"DL4J could not restore {found.path}", default=CorruptCheckpointError):
+        java_class = (
+            "org.deeplearning4j.nn.multilayer.MultiLayerNetwork"
+            if found.kind == "MultiLayerNetwork"
+            else "org.deeplearning4j.nn.graph.ComputationGraph"
+        )
+        with (
+            _checkpoint.loadable_copy(found) as readable,
+            _jvm.java_errors(
+                f"DL4J could not restore {found.path}", default=CorruptCheckpointError
+            ),
+        ):
             file = _jvm.jclass("java.io.File")(str(readable.resolve()))
-            net = _jvm.jclass(java_class).load(file, bool(load_updater and
-                                                          found.has_updater_state))
+            net = _jvm.jclass(java_class).load(
+                file, bool(load_updater and found.has_updater_state)
+            )
         norm = None
         if normalizer is not None:
             norm = _load_normalizer(Path(normalizer))
         elif found.has_normalizer:
-            with _jvm.java_errors(f"the normalizer inside {found.path} could not be read",
-                                  default=CorruptCheckpointError):
-                norm = _jvm.jclass("org.deeplearning4j.util.ModelSerializer") \
-                    .restoreNormalizerFromFile(_jvm.jclass("java.io.File")(str(found.path)))
+            with _jvm.java_errors(
+                f"the normalizer inside {found.path} could not be read",
+                default=CorruptCheckpointError,
+            ):
+                norm = _jvm.jclass(
+                    "org.deeplearning4j.util.ModelSerializer"
+                ).restoreNormalizerFromFile(
+                    _jvm.jclass("java.io.File")(str(found.path))
+                )
         model = cls(net, found.kind, found.path, norm)
-        log.info("loaded %s %s: %d parameters%s", found.kind, found.path, model.n_params,
-                 ", with normalizer" if norm is not None else "")
+        log.info(
+            "loaded %s %s: %d parameters%s",
+            found.kind,
+            found.path,
+            model.n_params,
+            ", with normalizer" if norm is not None else "",
+        )
         return model
 
     @property
@@ -109,7 +140,9 @@ class PreTrainedModel:
         """Layers, sizes, activations, losses, learning rates and the expected input/output."""
         if self._info is None:
             with _jvm.java_errors("describing the model"):
-                self._info = json.loads(str(_jvm.helper("ModelInfo").describe(self.java_model)))
+                self._info = json.loads(
+                    str(_jvm.helper("ModelInfo").describe(self.java_model))
+                )
         return self._info
 
     @property
@@ -134,23 +167,30 @@ class PreTrainedModel:
     def _output(self) -> dict:
         outputs = self.info["outputs"]
         if len(outputs) != 1:
-            raise DataError(f"this {self.kind} has {len(outputs)} outputs; py_dl4j_ft trains "
-                            "and predicts single-output networks")
+            raise DataError(
+                f"this {self.kind} has {len(outputs)} outputs; py_dl4j_ft trains "
+                "and predicts single-output networks"
+            )
         return outputs[0]
 
     @property
     def _input(self) -> dict:
         inputs = self.info["inputs"]
         if len(inputs) != 1:
-            raise DataError(f"this {self.kind} has {len(inputs)} inputs; py_dl4j_ft trains "
-                            "and predicts single-input networks")
+            raise DataError(
+                f"this {self.kind} has {len(inputs)} inputs; py_dl4j_ft trains "
+                "and predicts single-input networks"
+            )
         return inputs[0]
 
     @property
     def learning_rates(self) -> dict[str, float]:
         """The learning rate DL4J has in effect for each layer that has one."""
-        return {layer["name"]: layer["learning_rate"] for layer in self.info["layers"]
-                if layer.get("learning_rate") is not None}
+        return {
+            layer["name"]: layer["learning_rate"]
+            for layer in self.info["layers"]
+            if layer.get("learning_rate") is not None
+        }
 
     @property
     def learning_rate(self) -> float | None:
@@ -163,10 +203,14 @@ class PreTrainedModel:
 
         A learning-rate schedule stored in the checkpoint is replaced by this fixed rate.
         """
-        if not (isinstance(learning_rate, (int, float)) and np.isfinite(learning_rate)
-                and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive finite number; got "
-                             f"{learning_rate!r}")
+        if not (
+            isinstance(learning_rate, (int, float))
+            and np.isfinite(learning_rate)
+            and learning_rate > 0
+        ):
+            raise ValueError(
+                f"learning_rate must be a positive finite number; got {learning_rate!r}"
+            )
         with _jvm.java_errors("setting the learning rate"):
             self.java_model.setLearningRate(float(learning_rate))
         self._info = None
@@ -177,23 +221,43 @@ class PreTrainedModel:
         rows = [("name", "type", "n_in", "n_out", "activation", "loss", "lr", "params")]
         for layer in info["layers"]:
             rate = layer.get("learning_rate")
-            rows.append((str(layer["name"]), layer.get("wraps", layer["type"]),
-                         _dash(layer.get("n_in")), _dash(layer.get("n_out")),
-                         _dash(layer.get("activation")), _dash(layer.get("loss")),
-                         _dash(None if rate is None else f"{rate:g}"), str(layer["params"])))
+            rows.append(
+                (
+                    str(layer["name"]),
+                    layer.get("wraps", layer["type"]),
+                    _dash(layer.get("n_in")),
+                    _dash(layer.get("n_out")),
+                    _dash(layer.get("activation")),
+                    _dash(layer.get("loss")),
+                    _dash(None if rate is None else f"{rate:g}"),
+                    str(layer["params"]),
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows
+        ]
         lines.insert(1, "-" * len(lines[0]))
-        lines.append(f"{self.kind}, {info['num_params']} parameters ({info['data_type']}), "
-                     f"{info['epoch_count']} epochs / {info['iteration_count']} iterations "
-                     "trained" + (", with normalizer" if self.normalizer is not None else ""))
+        lines.append(
+            f"{self.kind}, {info['num_params']} parameters ({info['data_type']}), "
+            f"{info['epoch_count']} epochs / {info['iteration_count']} iterations "
+            "trained" + (", with normalizer" if self.normalizer is not None else "")
+        )
         return "\n".join(lines)
 
     # Training.
 
-    def train(self, features, labels, *, epochs: int = 1, batch_size: int = 32,
-              shuffle: bool = True, seed: int = 0,
-              progress: ProgressCallback | None = None) -> History:
+    def train(
+        self,
+        features,
+        labels,
+        *,
+        epochs: int = 1,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int = 0,
+        progress: ProgressCallback | None = None,
+    ) -> History:
         """Continues training at the learning rate stored in the model.
 
         Returns the :class:`History` of this call; ``self.history`` keeps all epochs. If the
@@ -209,19 +273,31 @@ class PreTrainedModel:
         with _jvm.java_errors("training"):
             try:
                 losses, seconds = _jvm.helper("Trainer").fit(
-                    self.java_model, x, y, batch_size, epochs, shuffle, seed, callback)
+                    self.java_model, x, y, batch_size, epochs, shuffle, seed, callback
+                )
             finally:
                 self._info = None
         first_epoch = self.info["epoch_count"] - epochs
         rate = self.learning_rate
-        records = tuple(EpochRecord(first_epoch + i + 1, float(loss), rate, float(secs))
-                        for i, (loss, secs) in enumerate(zip(losses, seconds)))
+        records = tuple(
+            EpochRecord(first_epoch + i + 1, float(loss), rate, float(secs))
+            for i, (loss, secs) in enumerate(zip(losses, seconds))
+        )
         self.history.extend(records)
         return History(records)
 
-    def fine_tune(self, features, labels, learning_rate: float, *, epochs: int = 1,
-                  batch_size: int = 32, shuffle: bool = True, seed: int = 0,
-                  progress: ProgressCallback | None = None) -> History:
+    def fine_tune(
+        self,
+        features,
+        labels,
+        learning_rate: float,
+        *,
+        epochs: int = 1,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int = 0,
+        progress: ProgressCallback | None = None,
+    ) -> History:
         """Sets ``learning_rate`` on every layer, then trains (see :meth:`train`).
 
         Fine-tuning a pre-trained model normally takes a rate well below the one it was
@@ -229,12 +305,20 @@ class PreTrainedModel:
         """
         self.set_learning_rate(learning_rate)
         try:
-            return self.train(features, labels, epochs=epochs, batch_size=batch_size,
-                              shuffle=shuffle, seed=seed, progress=progress)
+            return self.train(
+                features,
+                labels,
+                epochs=epochs,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                seed=seed,
+                progress=progress,
+            )
         except TrainingDivergedError as e:
-            raise TrainingDivergedError(f"{e}; the model was restored to its state before "
-                                        f"training. Try a learning rate below {learning_rate}"
-                                        ) from e
+            raise TrainingDivergedError(
+                f"{e}; the model was restored to its state before "
+                f"training. Try a learning rate below {learning_rate}"
+            ) from e
 
     # Inference.
 
@@ -251,8 +335,10 @@ class PreTrainedModel:
     def predict_classes(self, features, *, batch_size: int = 1024) -> np.ndarray:
         """The most probable class of each row, as integer ids."""
         if not self.is_classifier:
-            raise LabelError(f"the output layer uses {self._output['loss']}, a regression "
-                             "loss; use predict() for real-valued outputs")
+            raise LabelError(
+                f"the output layer uses {self._output['loss']}, a regression "
+                "loss; use predict() for real-valued outputs"
+            )
         out = self.predict(features, batch_size=batch_size)
         if out.ndim == 2 and out.shape[1] == 1:
             return (out[:, 0] >= 0.5).astype(np.int64)
@@ -270,15 +356,19 @@ class PreTrainedModel:
         x, rows = self._features_to_java(features)
         y = self._labels_to_java(labels, rows)
         with _jvm.java_errors("evaluating"):
-            metrics = _jvm.helper("Inference").evaluate(self.java_model, x, y, batch_size,
-                                                        self.is_classifier)
-        return {k: (int(v) if k == "examples" else float(v))
-                for k, v in json.loads(str(metrics)).items()}
+            metrics = _jvm.helper("Inference").evaluate(
+                self.java_model, x, y, batch_size, self.is_classifier
+            )
+        return {
+            k: (int(v) if k == "examples" else float(v))
+            for k, v in json.loads(str(metrics)).items()
+        }
 
     # Saving.
 
-    def save(self, path: str | Path, *, overwrite: bool = False,
-             save_updater: bool = True) -> Path:
+    def save(
+        self, path: str | Path, *, overwrite: bool = False, save_updater: bool = True
+    ) -> Path:
         """Writes a ModelSerializer zip that DL4J in Java loads unchanged.
 
         The zip holds the configuration, the parameters, the optimizer state (unless
@@ -288,14 +378,22 @@ class PreTrainedModel:
         """
         path = Path(path)
         if path.exists() and not overwrite:
-            raise OutputExistsError(f"{path} already exists; choose another path or pass "
-                                    "overwrite=True (--overwrite)")
+            raise OutputExistsError(
+                f"{path} already exists; choose another path or pass "
+                "overwrite=True (--overwrite)"
+            )
         if path.is_dir():
-            raise OutputExistsError(f"{path} is a directory; give a file name ending in .zip")
+            raise OutputExistsError(
+                f"{path} is a directory; give a file name ending in .zip"
+            )
         if not path.parent.is_dir():
-            raise FileNotFoundError(f"folder {path.parent} does not exist; create it first")
+            raise FileNotFoundError(
+                f"folder {path.parent} does not exist; create it first"
+            )
 
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
         os.close(fd)
         try:
             serializer = _jvm.jclass("org.deeplearning4j.util.ModelSerializer")
@@ -317,7 +415,9 @@ class PreTrainedModel:
 
     def _features_to_java(self, features) -> tuple[object, int]:
         """The features as an INDArray, normalized, and their number of rows."""
-        x = _check_features(_arrays.prepare(features, self.dtype, "features"), self._input)
+        x = _check_features(
+            _arrays.prepare(features, self.dtype, "features"), self._input
+        )
         rows = len(x)
         x = _arrays.to_java(x)
         if self.normalizer is not None:
@@ -328,8 +428,13 @@ class PreTrainedModel:
     def _labels_to_java(self, labels, rows: int):
         if labels is None:
             raise LabelError("labels are required to train or evaluate; got None")
-        y = _encode_labels(np.asarray(labels), self._output, self.is_classifier, rows,
-                           self._output["loss"] == "LossSparseMCXENT")
+        y = _encode_labels(
+            np.asarray(labels),
+            self._output,
+            self.is_classifier,
+            rows,
+            self._output["loss"] == "LossSparseMCXENT",
+        )
         y = _arrays.to_java(_arrays.prepare(y, self.dtype, "labels"))
         if self.normalizer is not None and self.normalizer.isFitLabel():
             with _jvm.java_errors("normalizing labels"):
@@ -348,15 +453,25 @@ def _dash(value) -> str:
 def _load_normalizer(path: Path):
     if not path.is_file():
         raise CheckpointError(f"normalizer file {path} does not exist; check the path")
-    with _jvm.java_errors(f"{path} is not a normalizer written by DL4J's NormalizerSerializer",
-                          default=CorruptCheckpointError):
-        norm = _jvm.jclass("org.nd4j.linalg.dataset.api.preprocessor.serializer"
-                           ".NormalizerSerializer").getDefault().restore(
-            _jvm.jclass("java.io.File")(str(path)))
-    if not isinstance(norm, _jvm.jclass(
-            "org.nd4j.linalg.dataset.api.preprocessor.DataNormalization")):
-        raise CheckpointError(f"{path} holds a {norm.getClass().getSimpleName()}, which "
-                              "normalizes multi-input data; a single-input one is needed")
+    with _jvm.java_errors(
+        f"{path} is not a normalizer written by DL4J's NormalizerSerializer",
+        default=CorruptCheckpointError,
+    ):
+        norm = (
+            _jvm.jclass(
+                "org.nd4j.linalg.dataset.api.preprocessor.serializer"
+                ".NormalizerSerializer"
+            )
+            .getDefault()
+            .restore(_jvm.jclass("java.io.File")(str(path)))
+        )
+    if not isinstance(
+        norm, _jvm.jclass("org.nd4j.linalg.dataset.api.preprocessor.DataNormalization")
+    ):
+        raise CheckpointError(
+            f"{path} holds a {norm.getClass().getSimpleName()}, which "
+            "normalizes multi-input data; a single-input one is needed"
+        )
     return norm
 
 
@@ -376,24 +491,33 @@ def _check_features(x: np.ndarray, spec: dict) -> np.ndarray:
     if image and rank == 2 and x.ndim == 4:
         if list(x.shape[1:]) == list(image):
             return x.reshape(len(x), -1)
-        raise ShapeError(f"images of shape {x.shape[1:]} do not match the model's "
-                         f"[channels, height, width] = {image}"
-                         + _layout_hint(x.shape[1:], image))
+        raise ShapeError(
+            f"images of shape {x.shape[1:]} do not match the model's "
+            f"[channels, height, width] = {image}" + _layout_hint(x.shape[1:], image)
+        )
     if x.ndim != rank:
-        raise ShapeError(f"the model expects rank-{rank} features ({_layout(spec)}); got "
-                         f"shape {x.shape}")
+        raise ShapeError(
+            f"the model expects rank-{rank} features ({_layout(spec)}); got "
+            f"shape {x.shape}"
+        )
     if size > 0 and x.shape[axis] != size:
         hint = ""
         if rank == 4 and x.shape[3 if axis == 1 else 1] == size:
-            hint = (f"; this looks like {'NHWC' if axis == 1 else 'NCHW'} data, transpose it "
-                    f"with x.transpose({'0, 3, 1, 2' if axis == 1 else '0, 2, 3, 1'})")
+            hint = (
+                f"; this looks like {'NHWC' if axis == 1 else 'NCHW'} data, transpose it "
+                f"with x.transpose({'0, 3, 1, 2' if axis == 1 else '0, 2, 3, 1'})"
+            )
         elif rank == 3 and x.shape[2 if axis == 1 else 1] == size:
             hint = "; the time and feature axes look swapped, use x.transpose(0, 2, 1)"
-        raise ShapeError(f"the model expects {size} {_what(spec)} on axis {axis} "
-                         f"({_layout(spec)}); got shape {x.shape}{hint}")
+        raise ShapeError(
+            f"the model expects {size} {_what(spec)} on axis {axis} "
+            f"({_layout(spec)}); got shape {x.shape}{hint}"
+        )
     if image and rank == 4 and list(x.shape[1:]) != list(image):
-        raise ShapeError(f"images of shape {x.shape[1:]} do not match the model's "
-                         f"[channels, height, width] = {image}")
+        raise ShapeError(
+            f"images of shape {x.shape[1:]} do not match the model's "
+            f"[channels, height, width] = {image}"
+        )
     return x
 
 
@@ -402,26 +526,38 @@ def _what(spec: dict) -> str:
 
 
 def _layout(spec: dict) -> str:
-    return {"NF": "[batch, features]", "NCHW": "[batch, channels, height, width]",
-            "NHWC": "[batch, height, width, channels]", "NCW": "[batch, features, time]",
-            "NWC": "[batch, time, features]",
-            "NCDHW": "[batch, channels, depth, height, width]"}.get(spec["format"], "")
+    return {
+        "NF": "[batch, features]",
+        "NCHW": "[batch, channels, height, width]",
+        "NHWC": "[batch, height, width, channels]",
+        "NCW": "[batch, features, time]",
+        "NWC": "[batch, time, features]",
+        "NCDHW": "[batch, channels, depth, height, width]",
+    }.get(spec["format"], "")
 
 
 def _layout_hint(shape, image) -> str:
     if sorted(shape) == sorted(image) and shape[-1] == image[0]:
-        return "; this looks like [height, width, channels], use x.transpose(0, 3, 1, 2)"
+        return (
+            "; this looks like [height, width, channels], use x.transpose(0, 3, 1, 2)"
+        )
     return ""
 
 
-def _encode_labels(y: np.ndarray, spec: dict, classifier: bool, rows: int,
-                   sparse: bool) -> np.ndarray:
+def _encode_labels(
+    y: np.ndarray, spec: dict, classifier: bool, rows: int, sparse: bool
+) -> np.ndarray:
     """Labels in the layout DL4J's output layer takes: one-hot for classes."""
     if y.ndim == 0 or len(y) != rows:
-        raise LabelError(f"expected one label per example ({rows}); got shape {y.shape}")
+        raise LabelError(
+            f"expected one label per example ({rows}); got shape {y.shape}"
+        )
     width, rank = spec["size"], spec["rank"]
-    if classifier and not sparse and (
-            y.ndim == rank - 1 and (rank == 2 or y.ndim == 2) and width > 1):
+    if (
+        classifier
+        and not sparse
+        and (y.ndim == rank - 1 and (rank == 2 or y.ndim == 2) and width > 1)
+    ):
         ids = _class_ids(y, width)
         onehot = np.zeros((rows, width) + y.shape[1:], dtype=np.float32)
         if rank == 2:
@@ -435,21 +571,32 @@ def _encode_labels(y: np.ndarray, spec: dict, classifier: bool, rows: int,
     if classifier and (sparse or width == 1):
         _class_ids(y, 2 if width == 1 else width)
     if y.ndim != rank or (width > 0 and y.shape[1] != width):
-        expected = (f"class ids (shape [{rows}]) or one-hot rows (shape [{rows}, {width}])"
-                    if classifier else f"targets of shape [{rows}, {width}]")
-        raise LabelError(f"the output layer has {width} outputs; expected {expected}, got "
-                         f"shape {y.shape}")
+        expected = (
+            f"class ids (shape [{rows}]) or one-hot rows (shape [{rows}, {width}])"
+            if classifier
+            else f"targets of shape [{rows}, {width}]"
+        )
+        raise LabelError(
+            f"the output layer has {width} outputs; expected {expected}, got "
+            f"shape {y.shape}"
+        )
     return y
 
 
 def _class_ids(y: np.ndarray, n_classes: int) -> np.ndarray:
-    if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)):
-        raise LabelError(f"class labels must be whole numbers 0..{n_classes - 1}; got values "
-                         f"such as {y.flat[0]!r}")
+    if y.dtype.kind not in "biuf" or (
+        y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)
+    ):
+        raise LabelError(
+            f"class labels must be whole numbers 0..{n_classes - 1}; got values "
+            f"such as {y.flat[0]!r}"
+        )
     ids = y.astype(np.int64)
     if ids.min() < 0 or ids.max() >= n_classes:
-        raise LabelError(f"class labels must lie in 0..{n_classes - 1} (the output layer has "
-                         f"{n_classes} units); got {ids.min()}..{ids.max()}")
+        raise LabelError(
+            f"class labels must lie in 0..{n_classes - 1} (the output layer has "
+            f"{n_classes} units); got {ids.min()}..{ids.max()}"
+        )
     return ids
 
 

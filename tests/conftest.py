@@ -34,8 +34,10 @@ def sha256(path: Path) -> str:
 
 def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
     """The 10,000 MNIST test images as [n, 784] floats in [0, 1], with their labels."""
-    images, labels = DATASETS / "mnist/t10k-images-idx3-ubyte.gz", \
-        DATASETS / "mnist/t10k-labels-idx1-ubyte.gz"
+    images, labels = (
+        DATASETS / "mnist/t10k-images-idx3-ubyte.gz",
+        DATASETS / "mnist/t10k-labels-idx1-ubyte.gz",
+    )
     if not images.exists():
         pytest.skip(f"{images} is not present")
     x = np.frombuffer(gzip.decompress(images.read_bytes()), np.uint8, offset=16)

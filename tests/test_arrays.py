@@ -18,8 +18,9 @@ def _round_trip(array, dtype=np.float32):
     return _arrays.from_java(_arrays.to_java(prepared))
 
 
-@pytest.mark.parametrize("layout", ["c", "fortran", "strided", "big-endian", "float64",
-                                    "int", "readonly"])
+@pytest.mark.parametrize(
+    "layout", ["c", "fortran", "strided", "big-endian", "float64", "int", "readonly"]
+)
 def test_every_layout_arrives_with_the_same_values(jvm, layout):
     a = VALUES.astype(np.float32)
     if layout == "fortran":
@@ -77,14 +78,17 @@ def test_input_is_not_modified(jvm):
     assert np.array_equal(a, before)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.float32(3), "at least one dimension"),
-    (np.zeros((0, 4), np.float32), r"is empty \(shape \(0, 4\)\)"),
-    (np.array([["a", "b"]]), "must be numeric.*<U1"),
-    (np.array([[1.0, np.nan]]), r"contains nan at index \(0, 1\)"),
-    (np.array([[np.inf, 1.0]]), r"contains inf at index \(0, 0\)"),
-    (np.array([[1 + 2j]]), "must be numeric"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.float32(3), "at least one dimension"),
+        (np.zeros((0, 4), np.float32), r"is empty \(shape \(0, 4\)\)"),
+        (np.array([["a", "b"]]), "must be numeric.*<U1"),
+        (np.array([[1.0, np.nan]]), r"contains nan at index \(0, 1\)"),
+        (np.array([[np.inf, 1.0]]), r"contains inf at index \(0, 0\)"),
+        (np.array([[1 + 2j]]), "must be numeric"),
+    ],
+)
 def test_bad_arrays_are_refused_before_crossing(bad, message):
     with pytest.raises(DataError, match=message):
         _arrays.prepare(bad, np.dtype(np.float32), "features")

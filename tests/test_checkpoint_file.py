@@ -6,8 +6,8 @@ import csv
 import zipfile
 
 import pytest
-
 from conftest import CHECKPOINTS, checkpoint
+
 from py_dl4j_ft import _checkpoint
 from py_dl4j_ft.errors import CheckpointNotFoundError, NotACheckpointError
 
@@ -20,10 +20,14 @@ def _manifest() -> list[dict]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-MODELS = [r for r in _manifest() if r["kind"] in ("MultiLayerNetwork", "ComputationGraph")]
+MODELS = [
+    r for r in _manifest() if r["kind"] in ("MultiLayerNetwork", "ComputationGraph")
+]
 
 
-@pytest.mark.skipif(not MODELS, reason="../shared/checkpoints/MANIFEST.tsv is not present")
+@pytest.mark.skipif(
+    not MODELS, reason="../shared/checkpoints/MANIFEST.tsv is not present"
+)
 @pytest.mark.parametrize("row", MODELS, ids=[r["relative_path"] for r in MODELS])
 def test_kind_matches_manifest(row):
     found = _checkpoint.inspect(checkpoint(row["relative_path"]))
@@ -31,16 +35,22 @@ def test_kind_matches_manifest(row):
     assert found.has_updater_state == ("updaterState.bin" in row["extra_entries"])
 
 
-@pytest.mark.parametrize("relative, words", [
-    ("braeunlich__anagnostes/empty_at_4eca7f4/model.zip", r"empty file \(0 bytes\)"),
-    ("mladenkralev__AI-Rest-Server/trained_mnist_model.zip", "Git LFS pointer"),
-    ("KonduitAI__dl4j-test-resources/empty_zip.zip", "empty zip archive"),
-    ("deeplearning4j__deeplearning4j-examples/simple_mlp.h5", "Keras/HDF5"),
-    ("wutzebaer__dl4j-0.4-examples/updater.bin", "Java-serialized"),
-    ("wutzebaer__dl4j-0.4-examples/conf.json", "JSON file"),
-    ("wutzebaer__dl4j-0.4-examples/coefficients.bin", "not a zip archive"),
-    ("kam2018__ai-agent-service/synthetic_loan_data.csv", "not a zip archive"),
-])
+@pytest.mark.parametrize(
+    "relative, words",
+    [
+        (
+            "braeunlich__anagnostes/empty_at_4eca7f4/model.zip",
+            r"empty file \(0 bytes\)",
+        ),
+        ("mladenkralev__AI-Rest-Server/trained_mnist_model.zip", "Git LFS pointer"),
+        ("KonduitAI__dl4j-test-resources/empty_zip.zip", "empty zip archive"),
+        ("deeplearning4j__deeplearning4j-examples/simple_mlp.h5", "Keras/HDF5"),
+        ("wutzebaer__dl4j-0.4-examples/updater.bin", "Java-serialized"),
+        ("wutzebaer__dl4j-0.4-examples/conf.json", "JSON file"),
+        ("wutzebaer__dl4j-0.4-examples/coefficients.bin", "not a zip archive"),
+        ("kam2018__ai-agent-service/synthetic_loan_data.csv", "not a zip archive"),
+    ],
+)
 def test_non_models_are_named(relative, words):
     path = checkpoint(relative)
     with pytest.raises(NotACheckpointError, match=words) as caught:
@@ -53,7 +63,9 @@ def test_truncated_zip_is_named(tmp_path):
     whole = checkpoint("sawfly29__S_M/MyMultiLayerNetwork.zip").read_bytes()
     cut = tmp_path / "cut.zip"
     cut.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(NotACheckpointError, match="not a zip archive|damaged or truncated"):
+    with pytest.raises(
+        NotACheckpointError, match="not a zip archive|damaged or truncated"
+    ):
         _checkpoint.inspect(cut)
 
 
@@ -61,8 +73,10 @@ def test_zip_without_model_entries(tmp_path):
     other = tmp_path / "other.zip"
     with zipfile.ZipFile(other, "w") as z:
         z.writestr("readme.txt", "hello")
-    with pytest.raises(NotACheckpointError, match="lacks configuration.json and "
-                                                  "coefficients.bin.*readme.txt"):
+    with pytest.raises(
+        NotACheckpointError,
+        match="lacks configuration.json and coefficients.bin.*readme.txt",
+    ):
         _checkpoint.inspect(other)
 
 
@@ -83,14 +97,17 @@ def test_legacy_zero_dropout_is_patched_in_a_copy_only():
         assert copy != path
         with zipfile.ZipFile(copy) as z:
             assert b'"dropOut"' not in z.read("configuration.json")
-            assert z.read("coefficients.bin") == zipfile.ZipFile(path).read("coefficients.bin")
+            assert z.read("coefficients.bin") == zipfile.ZipFile(path).read(
+                "coefficients.bin"
+            )
     assert not copy.exists()
     assert path.read_bytes() == before
 
 
 def test_modern_graph_is_loaded_as_is():
-    found = _checkpoint.inspect(checkpoint("Hwanghyebin99__Refresh_RestApi_Server/"
-                                           "MyMultiLayerNetwork.zip"))
+    found = _checkpoint.inspect(
+        checkpoint("Hwanghyebin99__Refresh_RestApi_Server/MyMultiLayerNetwork.zip")
+    )
     assert found.kind == "ComputationGraph" and not found.legacy_dropout
     with _checkpoint.loadable_copy(found) as same:
         assert same == found.path

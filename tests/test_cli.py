@@ -75,8 +75,14 @@ def assert_no_leftovers(folder: Path) -> None:
 
 def assert_jvm_works() -> None:
     """A real DL4J evaluation still runs, and gives the same number as before."""
-    metrics = run_json("evaluate", checkpoint(MOON), "--data", checkpoint(MOON_EVAL),
-                       "--label-column", "0")
+    metrics = run_json(
+        "evaluate",
+        checkpoint(MOON),
+        "--data",
+        checkpoint(MOON_EVAL),
+        "--label-column",
+        "0",
+    )
     assert metrics["accuracy"] == pytest.approx(MOON_UNTRAINED_EVAL_ACCURACY, abs=1e-9)
 
 
@@ -103,8 +109,9 @@ def test_info_json_computation_graph(jvm, workdir):
 
 
 def test_info_json_loan_model_with_normalizer(jvm, workdir):
-    info = run_json("info", checkpoint(LOAN),
-                    "--normalizer", checkpoint(LOAN_NORMALIZER))
+    info = run_json(
+        "info", checkpoint(LOAN), "--normalizer", checkpoint(LOAN_NORMALIZER)
+    )
 
     assert info["kind"] == "MultiLayerNetwork"
     layers = info["layers"]
@@ -137,9 +144,20 @@ def moon_fine_tuned(jvm, tmp_path_factory):
     folder = tmp_path_factory.mktemp("moon")
     model = checkpoint(MOON)
     model_sha = sha256(model)
-    result = run("fine-tune", model, "--data", checkpoint(MOON_TRAIN), "--label-column",
-                 "0", "--eval-data", checkpoint(MOON_EVAL), *FINE_TUNE_ARGS,
-                 "--out", folder / "moon.zip", "--json")
+    result = run(
+        "fine-tune",
+        model,
+        "--data",
+        checkpoint(MOON_TRAIN),
+        "--label-column",
+        "0",
+        "--eval-data",
+        checkpoint(MOON_EVAL),
+        *FINE_TUNE_ARGS,
+        "--out",
+        folder / "moon.zip",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout), folder, model_sha
 
@@ -182,9 +200,19 @@ def test_fine_tune_refuses_to_overwrite(moon_fine_tuned):
     out = folder / "moon.zip"
     saved = out.read_bytes()
 
-    result = run("fine-tune", checkpoint(MOON), "--data", checkpoint(MOON_TRAIN),
-                 "--label-column", "0", "--learning-rate", "0.05", "--out", out,
-                 "--json")
+    result = run(
+        "fine-tune",
+        checkpoint(MOON),
+        "--data",
+        checkpoint(MOON_TRAIN),
+        "--label-column",
+        "0",
+        "--learning-rate",
+        "0.05",
+        "--out",
+        out,
+        "--json",
+    )
 
     assert_error(result, 6, str(out), "--overwrite")
     assert result.stdout == ""
@@ -193,9 +221,19 @@ def test_fine_tune_refuses_to_overwrite(moon_fine_tuned):
 
 
 def test_fine_tune_that_diverges_writes_nothing(jvm, workdir):
-    result = run("fine-tune", checkpoint(MOON), "--data", checkpoint(MOON_TRAIN),
-                 "--label-column", "0", "--learning-rate", "1e9", "--out", "nan.zip",
-                 "--json")
+    result = run(
+        "fine-tune",
+        checkpoint(MOON),
+        "--data",
+        checkpoint(MOON_TRAIN),
+        "--label-column",
+        "0",
+        "--learning-rate",
+        "1e9",
+        "--out",
+        "nan.zip",
+        "--json",
+    )
 
     assert_error(result, 7, "NaN", "learning rate")
     assert not (workdir / "nan.zip").exists()
@@ -204,8 +242,16 @@ def test_fine_tune_that_diverges_writes_nothing(jvm, workdir):
 
 
 def test_fine_tune_without_out_is_a_usage_error(workdir):
-    result = run("fine-tune", checkpoint(MOON), "--data", checkpoint(MOON_TRAIN),
-                 "--label-column", "0", "--learning-rate", "0.01")
+    result = run(
+        "fine-tune",
+        checkpoint(MOON),
+        "--data",
+        checkpoint(MOON_TRAIN),
+        "--label-column",
+        "0",
+        "--learning-rate",
+        "0.01",
+    )
 
     assert result.exit_code == 2
     assert "Missing option '--out'" in result.stderr
@@ -216,8 +262,15 @@ def test_fine_tune_without_out_is_a_usage_error(workdir):
 
 
 def loan_args() -> list:
-    return [checkpoint(LOAN), "--normalizer", checkpoint(LOAN_NORMALIZER),
-            "--data", checkpoint(LOAN_DATA), "--label-column", "label"]
+    return [
+        checkpoint(LOAN),
+        "--normalizer",
+        checkpoint(LOAN_NORMALIZER),
+        "--data",
+        checkpoint(LOAN_DATA),
+        "--label-column",
+        "label",
+    ]
 
 
 def test_evaluate_loan_model_gives_dl4j_accuracy_every_time(jvm, workdir):
@@ -231,8 +284,14 @@ def test_evaluate_loan_model_gives_dl4j_accuracy_every_time(jvm, workdir):
 
 
 def test_evaluate_applies_the_normalizer(jvm, workdir):
-    raw = run_json("evaluate", checkpoint(LOAN), "--data", checkpoint(LOAN_DATA),
-                   "--label-column", "label")
+    raw = run_json(
+        "evaluate",
+        checkpoint(LOAN),
+        "--data",
+        checkpoint(LOAN_DATA),
+        "--label-column",
+        "label",
+    )
 
     # Unscaled incomes in the tens of thousands saturate the network.
     assert raw["accuracy"] < LOAN_ACCURACY - 0.05
@@ -272,12 +331,20 @@ def test_predict_refuses_to_overwrite(jvm, workdir):
 # Unusable model files: told apart before DL4J sees them.
 
 
-@pytest.mark.parametrize("relative, fragments", [
-    ("braeunlich__anagnostes/empty_at_4eca7f4/model.zip", ["empty file", "0 bytes"]),
-    ("mladenkralev__AI-Rest-Server/trained_mnist_model.zip",
-     ["Git LFS", "git lfs pull"]),
-    ("KonduitAI__dl4j-test-resources/empty_zip.zip", ["empty zip archive"]),
-])
+@pytest.mark.parametrize(
+    "relative, fragments",
+    [
+        (
+            "braeunlich__anagnostes/empty_at_4eca7f4/model.zip",
+            ["empty file", "0 bytes"],
+        ),
+        (
+            "mladenkralev__AI-Rest-Server/trained_mnist_model.zip",
+            ["Git LFS", "git lfs pull"],
+        ),
+        ("KonduitAI__dl4j-test-resources/empty_zip.zip", ["empty zip archive"]),
+    ],
+)
 def test_unusable_model_file(jvm, workdir, relative, fragments):
     result = run("info", checkpoint(relative))
 
@@ -290,8 +357,12 @@ def test_zip_without_dl4j_entries(jvm, workdir):
     with zipfile.ZipFile(workdir / "notes.zip", "w") as archive:
         archive.writestr("readme.txt", "not a network")
 
-    line = assert_error(run("info", "notes.zip"), 4, "lacks configuration.json and "
-                        "coefficients.bin", "readme.txt")
+    line = assert_error(
+        run("info", "notes.zip"),
+        4,
+        "lacks configuration.json and coefficients.bin",
+        "readme.txt",
+    )
     assert "not valid JSON" not in line
 
 
@@ -303,8 +374,18 @@ def test_missing_model_file(jvm, workdir):
 
 
 def fine_tune_on(data: Path, label_column: str = "0") -> Result:
-    return run("fine-tune", checkpoint(MOON), "--data", data, "--label-column",
-               label_column, "--learning-rate", "0.01", "--out", "out.zip")
+    return run(
+        "fine-tune",
+        checkpoint(MOON),
+        "--data",
+        data,
+        "--label-column",
+        label_column,
+        "--learning-rate",
+        "0.01",
+        "--out",
+        "out.zip",
+    )
 
 
 def test_missing_data_file(jvm, workdir):

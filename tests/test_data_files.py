@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import checkpoint
+
 from py_dl4j_ft import load_dataset
 from py_dl4j_ft.errors import DataError, DataFileNotFoundError
 
 
 def test_csv_with_header_and_named_label_column():
-    data = load_dataset(checkpoint("kam2018__ai-agent-service/synthetic_loan_data.csv"),
-                        label_column="label")
+    data = load_dataset(
+        checkpoint("kam2018__ai-agent-service/synthetic_loan_data.csv"),
+        label_column="label",
+    )
     assert data.features.shape == (1000, 4)
     assert data.features[0].tolist() == [775, 31026, 23309, 1]
     assert data.labels[:2].tolist() == [0, 0]
 
 
 def test_csv_without_header_label_by_index():
-    data = load_dataset(checkpoint("deeplearning4j__dl4j-test-resources/moon_data_eval.csv"),
-                        label_column=0)
+    data = load_dataset(
+        checkpoint("deeplearning4j__dl4j-test-resources/moon_data_eval.csv"),
+        label_column=0,
+    )
     assert data.features.shape == (1000, 2)
     assert set(np.unique(data.labels)) == {0.0, 1.0}
 
@@ -33,14 +37,17 @@ def test_csv_negative_index_and_no_labels(tmp_path):
     assert plain.labels is None and plain.features.tolist() == [[1, 2, 3], [4, 5, 6]]
 
 
-@pytest.mark.parametrize("text, column, message", [
-    ("a,b\n1,yes\n", "b", r"line 2, column 'b': 'yes' is not a number"),
-    ("a,b\n1,2\n3\n", "b", r"line 3 has 1 fields, expected 2"),
-    ("a,b\n1,2\n", "c", r"no column named 'c'.*\['a', 'b'\]"),
-    ("1,2\n", "label", r"no column named 'label'.*no header"),
-    ("1,2\n", 5, r"label column 5 is out of range.*2 columns"),
-    ("a,b\n", None, r"header but no data rows"),
-])
+@pytest.mark.parametrize(
+    "text, column, message",
+    [
+        ("a,b\n1,yes\n", "b", r"line 2, column 'b': 'yes' is not a number"),
+        ("a,b\n1,2\n3\n", "b", r"line 3 has 1 fields, expected 2"),
+        ("a,b\n1,2\n", "c", r"no column named 'c'.*\['a', 'b'\]"),
+        ("1,2\n", "label", r"no column named 'label'.*no header"),
+        ("1,2\n", 5, r"label column 5 is out of range.*2 columns"),
+        ("a,b\n", None, r"header but no data rows"),
+    ],
+)
 def test_csv_errors_say_where(tmp_path, text, column, message):
     f = tmp_path / "bad.csv"
     f.write_text(text)

@@ -18,7 +18,8 @@ def test_demo_adapts_the_base_model_to_the_shifted_digits(jvm, tmp_path):
     assert result["after"]["accuracy"] > 0.8
     assert result["loss"][-1] < result["loss"][0] / 5
     assert {"configuration.json", "coefficients.bin", "updaterState.bin"} <= set(
-        zipfile.ZipFile(result["saved"]).namelist())
+        zipfile.ZipFile(result["saved"]).namelist()
+    )
     reloaded = PreTrainedModel.load(result["saved"])
     assert reloaded.learning_rate == demo.FINE_TUNE_LEARNING_RATE
     assert any("after fine-tuning" in line for line in lines)

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, checkpoint, standardized_iris
+
 from py_dl4j_ft import PreTrainedModel, _arrays, _jars, _jvm
 
 pytestmark = [pytest.mark.jvm, pytest.mark.slow]
@@ -22,10 +22,13 @@ def _fine_tuned(tmp_path, relative):
     return model, model.save(tmp_path / "tuned.zip"), x
 
 
-@pytest.mark.parametrize("relative", [
-    "deeplearning4j__deeplearning4j-examples/trained_iris_model.zip",
-    "sawfly29__S_M/MyComputationGraph.zip",
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "deeplearning4j__deeplearning4j-examples/trained_iris_model.zip",
+        "sawfly29__S_M/MyComputationGraph.zip",
+    ],
+)
 def test_plain_java_loads_what_we_saved(jvm, tmp_path, relative):
     model, saved, x = _fine_tuned(tmp_path, relative)
     np.save(tmp_path / "x.npy", x)
@@ -33,24 +36,40 @@ def test_plain_java_loads_what_we_saved(jvm, tmp_path, relative):
     # Only DL4J's jars: the project's own helper jar stays off this classpath.
     jars = [j for j in _jars.classpath(_jvm.settings()) if "py-dl4j-ft-helper" not in j]
     done = subprocess.run(
-        ["java", "-cp", ":".join(jars), str(ROOT / "tests/java/PlainJavaLoad.java"),
-         model.kind, str(saved), str(tmp_path / "x.npy")],
-        capture_output=True, text=True, timeout=300, check=False)
+        [
+            "java",
+            "-cp",
+            ":".join(jars),
+            str(ROOT / "tests/java/PlainJavaLoad.java"),
+            model.kind,
+            str(saved),
+            str(tmp_path / "x.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines()
-                 if line.split(" ", 1)[0] in ("params", "values", "output"))
+    lines = dict(
+        line.split(" ", 1)
+        for line in done.stdout.splitlines()
+        if line.split(" ", 1)[0] in ("params", "values", "output")
+    )
 
     assert int(lines["params"]) == model.n_params
     java_params = np.array(lines["values"].split(), dtype=np.int32).view(np.float32)
-    np.testing.assert_array_equal(java_params,
-                                  _arrays.from_java(model.java_model.params()).ravel())
+    np.testing.assert_array_equal(
+        java_params, _arrays.from_java(model.java_model.params()).ravel()
+    )
     java_output = np.array(lines["output"].split(), dtype=np.int32).view(np.float32)
     np.testing.assert_array_equal(java_output, model.predict(x).ravel())
 
 
 def test_fresh_process_reloads_bit_identically(jvm, tmp_path):
     model, saved, x = _fine_tuned(
-        tmp_path, "deeplearning4j__deeplearning4j-examples/trained_iris_model.zip")
+        tmp_path, "deeplearning4j__deeplearning4j-examples/trained_iris_model.zip"
+    )
     np.save(tmp_path / "x.npy", x)
     script = (
         "import json, sys, numpy as np\n"
@@ -58,14 +77,27 @@ def test_fresh_process_reloads_bit_identically(jvm, tmp_path):
         "m = PreTrainedModel.load(sys.argv[1])\n"
         "np.save(sys.argv[2], _arrays.from_java(m.java_model.params()))\n"
         "np.save(sys.argv[3], m.predict(np.load(sys.argv[4])))\n"
-        "print(json.dumps({'lr': m.learning_rate, 'epochs': m.info['epoch_count']}))\n")
+        "print(json.dumps({'lr': m.learning_rate, 'epochs': m.info['epoch_count']}))\n"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(saved), str(tmp_path / "p.npy"),
-         str(tmp_path / "o.npy"), str(tmp_path / "x.npy")],
-        capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(saved),
+            str(tmp_path / "p.npy"),
+            str(tmp_path / "o.npy"),
+            str(tmp_path / "x.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert facts == {"lr": 0.01, "epochs": model.info["epoch_count"]}
-    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"),
-                                  _arrays.from_java(model.java_model.params()))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "p.npy"), _arrays.from_java(model.java_model.params())
+    )
     np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), model.predict(x))

@@ -6,8 +6,8 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import checkpoint, mnist_test_set, sha256, standardized_iris
+
 from py_dl4j_ft import PreTrainedModel, load_dataset
 from py_dl4j_ft.errors import (
     CheckpointNotFoundError,
@@ -39,13 +39,18 @@ def updater_state(model) -> np.ndarray:
 
 
 def loan():
-    model = PreTrainedModel.load(checkpoint(LOAN + "loan_approval_model.zip"),
-                                 normalizer=checkpoint(LOAN + "normalizer.bin"))
-    data = load_dataset(checkpoint(LOAN + "synthetic_loan_data.csv"), label_column="label")
+    model = PreTrainedModel.load(
+        checkpoint(LOAN + "loan_approval_model.zip"),
+        normalizer=checkpoint(LOAN + "normalizer.bin"),
+    )
+    data = load_dataset(
+        checkpoint(LOAN + "synthetic_loan_data.csv"), label_column="label"
+    )
     return model, data
 
 
 # The 0.9.1 iris model, trained on standardized iris without its normalizer saved.
+
 
 def test_iris_predicts_far_above_chance_and_fine_tuning_keeps_it(jvm):
     model = PreTrainedModel.load(checkpoint(IRIS))
@@ -78,6 +83,7 @@ def test_probabilities_sum_to_one_and_rows_are_independent_of_batching(jvm):
 
 # The M2.1 loan model with Adam state and a separate normalizer.
 
+
 def test_loan_model_with_its_normalizer(jvm):
     model, data = loan()
     metrics = model.evaluate(data.features, data.labels)
@@ -85,7 +91,9 @@ def test_loan_model_with_its_normalizer(jvm):
     assert metrics["accuracy"] == pytest.approx(0.936)
     raw = PreTrainedModel.load(checkpoint(LOAN + "loan_approval_model.zip"))
     # Without its normalizer the same network sees raw incomes and mostly fails.
-    assert raw.evaluate(data.features, data.labels)["accuracy"] < metrics["accuracy"] - 0.1
+    assert (
+        raw.evaluate(data.features, data.labels)["accuracy"] < metrics["accuracy"] - 0.1
+    )
 
 
 def test_loan_fine_tune_save_reload_keeps_everything(jvm, tmp_path):
@@ -98,8 +106,12 @@ def test_loan_fine_tune_save_reload_keeps_everything(jvm, tmp_path):
 
     out = model.save(tmp_path / "loan_ft.zip")
     names = set(zipfile.ZipFile(out).namelist())
-    assert {"configuration.json", "coefficients.bin", "updaterState.bin",
-            "normalizer.bin"} <= names
+    assert {
+        "configuration.json",
+        "coefficients.bin",
+        "updaterState.bin",
+        "normalizer.bin",
+    } <= names
     assert sha256(source) == digest
 
     # The normalizer now travels inside the zip.
@@ -107,7 +119,9 @@ def test_loan_fine_tune_save_reload_keeps_everything(jvm, tmp_path):
     assert again.normalizer is not None
     np.testing.assert_array_equal(params(again), params(model))
     np.testing.assert_array_equal(updater_state(again), updater_state(model))
-    np.testing.assert_array_equal(again.predict(data.features), model.predict(data.features))
+    np.testing.assert_array_equal(
+        again.predict(data.features), model.predict(data.features)
+    )
     assert again.learning_rate == 1e-4
     assert again.evaluate(data.features, data.labels) == after
 
@@ -131,12 +145,17 @@ def test_resuming_keeps_the_adam_state(jvm, tmp_path):
 
 # The beta2-era moon model, randomly initialised: fine-tuning must really learn.
 
+
 def test_moon_from_chance_to_high_accuracy(jvm):
-    model = PreTrainedModel.load(checkpoint(MOON + "MLPMoon_Model_RANDOM_INIT_UNTRAINED.zip"))
+    model = PreTrainedModel.load(
+        checkpoint(MOON + "MLPMoon_Model_RANDOM_INIT_UNTRAINED.zip")
+    )
     train = load_dataset(checkpoint(MOON + "moon_data_train.csv"), label_column=0)
     test = load_dataset(checkpoint(MOON + "moon_data_eval.csv"), label_column=0)
     before = model.evaluate(test.features, test.labels)["accuracy"]
-    history = model.fine_tune(train.features, train.labels, 0.02, epochs=25, batch_size=50)
+    history = model.fine_tune(
+        train.features, train.labels, 0.02, epochs=25, batch_size=50
+    )
     after = model.evaluate(test.features, test.labels)["accuracy"]
     assert before < 0.6
     assert after > 0.95
@@ -145,8 +164,14 @@ def test_moon_from_chance_to_high_accuracy(jvm):
 
 # The 0.8.0 ComputationGraph (and its MultiLayerNetwork twin), end to end.
 
-@pytest.mark.parametrize("name, kind", [("MyComputationGraph.zip", "ComputationGraph"),
-                                        ("MyMultiLayerNetwork.zip", "MultiLayerNetwork")])
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("MyComputationGraph.zip", "ComputationGraph"),
+        ("MyMultiLayerNetwork.zip", "MultiLayerNetwork"),
+    ],
+)
 def test_sawfly_pair_end_to_end(jvm, tmp_path, name, kind):
     model = PreTrainedModel.load(checkpoint("sawfly29__S_M/" + name))
     assert model.kind == kind and model.n_params == 27
@@ -162,9 +187,11 @@ def test_sawfly_pair_end_to_end(jvm, tmp_path, name, kind):
 
 # A real MNIST classifier on the real MNIST test set.
 
+
 def test_mnist_091_model_on_the_mnist_test_set(jvm):
-    model = PreTrainedModel.load(checkpoint("deeplearning4j__deeplearning4j-examples/"
-                                            "trained_mnist_model.zip"))
+    model = PreTrainedModel.load(
+        checkpoint("deeplearning4j__deeplearning4j-examples/trained_mnist_model.zip")
+    )
     x, y = mnist_test_set()
     accuracy = model.evaluate(x, y, batch_size=500)["accuracy"]
     assert accuracy > 0.95
@@ -183,11 +210,15 @@ def test_cnn_input_layout_is_checked(jvm):
 
 # Bad input: a named error, nothing crosses, the JVM stays usable.
 
-@pytest.mark.parametrize("relative, error", [
-    ("braeunlich__anagnostes/empty_at_4eca7f4/model.zip", NotACheckpointError),
-    ("mladenkralev__AI-Rest-Server/trained_mnist_model.zip", NotACheckpointError),
-    ("KonduitAI__dl4j-test-resources/empty_zip.zip", NotACheckpointError),
-])
+
+@pytest.mark.parametrize(
+    "relative, error",
+    [
+        ("braeunlich__anagnostes/empty_at_4eca7f4/model.zip", NotACheckpointError),
+        ("mladenkralev__AI-Rest-Server/trained_mnist_model.zip", NotACheckpointError),
+        ("KonduitAI__dl4j-test-resources/empty_zip.zip", NotACheckpointError),
+    ],
+)
 def test_broken_files_are_named_and_the_jvm_survives(jvm, relative, error):
     with pytest.raises(error):
         PreTrainedModel.load(checkpoint(relative))
@@ -199,16 +230,24 @@ def test_missing_file(jvm, tmp_path):
         PreTrainedModel.load(tmp_path / "no.zip")
 
 
-@pytest.mark.parametrize("features, labels, error, message", [
-    (np.zeros((4, 5)), [0, 1, 2, 0], ShapeError, r"expects 4 features on axis 1.*\(4, 5\)"),
-    (np.zeros((4, 4, 1)), [0, 1, 2, 0], ShapeError, r"rank-2 features"),
-    (np.zeros((4, 4)), [0, 1, 3, 0], LabelError, r"0\.\.2.*got 0\.\.3"),
-    (np.zeros((4, 4)), [0, 1.5, 2, 0], LabelError, "whole numbers"),
-    (np.zeros((4, 4)), [0, 1, 2], LabelError, r"one label per example \(4\)"),
-    (np.zeros((4, 4)), np.zeros((4, 2)), LabelError, r"3 outputs.*\(4, 2\)"),
-    (np.full((4, 4), np.nan), [0, 1, 2, 0], DataError, "contains nan"),
-    (np.zeros((0, 4)), [], DataError, "is empty"),
-])
+@pytest.mark.parametrize(
+    "features, labels, error, message",
+    [
+        (
+            np.zeros((4, 5)),
+            [0, 1, 2, 0],
+            ShapeError,
+            r"expects 4 features on axis 1.*\(4, 5\)",
+        ),
+        (np.zeros((4, 4, 1)), [0, 1, 2, 0], ShapeError, r"rank-2 features"),
+        (np.zeros((4, 4)), [0, 1, 3, 0], LabelError, r"0\.\.2.*got 0\.\.3"),
+        (np.zeros((4, 4)), [0, 1.5, 2, 0], LabelError, "whole numbers"),
+        (np.zeros((4, 4)), [0, 1, 2], LabelError, r"one label per example \(4\)"),
+        (np.zeros((4, 4)), np.zeros((4, 2)), LabelError, r"3 outputs.*\(4, 2\)"),
+        (np.full((4, 4), np.nan), [0, 1, 2, 0], DataError, "contains nan"),
+        (np.zeros((0, 4)), [], DataError, "is empty"),
+    ],
+)
 def test_bad_training_data(jvm, features, labels, error, message):
     model = PreTrainedModel.load(checkpoint(IRIS))
     before = params(model)
@@ -220,7 +259,10 @@ def test_bad_training_data(jvm, features, labels, error, message):
 
 def test_one_hot_labels_equal_class_ids(jvm):
     x, y = standardized_iris()
-    a, b = PreTrainedModel.load(checkpoint(IRIS)), PreTrainedModel.load(checkpoint(IRIS))
+    a, b = (
+        PreTrainedModel.load(checkpoint(IRIS)),
+        PreTrainedModel.load(checkpoint(IRIS)),
+    )
     a.train(x, y, shuffle=False)
     b.train(x, np.eye(3)[y], shuffle=False)
     np.testing.assert_array_equal(params(a), params(b))
@@ -229,8 +271,13 @@ def test_one_hot_labels_equal_class_ids(jvm):
 def test_divergence_restores_the_model(jvm):
     model = PreTrainedModel.load(checkpoint(IRIS))
     x, y = standardized_iris()
-    before, counters = params(model), (model.info["iteration_count"], model.info["epoch_count"])
-    with pytest.raises(TrainingDivergedError, match=r"loss became (NaN|Infinity).*below 1e\+30"):
+    before, counters = (
+        params(model),
+        (model.info["iteration_count"], model.info["epoch_count"]),
+    )
+    with pytest.raises(
+        TrainingDivergedError, match=r"loss became (NaN|Infinity).*below 1e\+30"
+    ):
         model.fine_tune(x * 1e6, y, 1e30, epochs=3)
     np.testing.assert_array_equal(params(model), before)
     assert (model.info["iteration_count"], model.info["epoch_count"]) == counters

@@ -33,8 +33,14 @@ def child_env(tmp_path: Path, **changes: str) -> dict[str, str]:
 
 def python(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     """Runs ``code`` in a new interpreter; a JVM crash fails the test, not pytest."""
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode >= 0, f"killed by signal {-done.returncode}: {done.stderr}"
     return done
 
@@ -44,12 +50,18 @@ def last_json(done: subprocess.CompletedProcess) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def dl4j_ft(*args: str | Path, env: dict[str, str], cwd: Path,
-            timeout: int = 300) -> subprocess.CompletedProcess:
+def dl4j_ft(
+    *args: str | Path, env: dict[str, str], cwd: Path, timeout: int = 300
+) -> subprocess.CompletedProcess:
     """The command line in a new process, through the absolute interpreter path."""
-    done = subprocess.run([sys.executable, "-m", "py_dl4j_ft", *map(str, args)],
-                          env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "py_dl4j_ft", *map(str, args)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode >= 0, f"killed by signal {-done.returncode}: {done.stderr}"
     assert done.returncode != 134, f"aborted: {done.stderr}"
     return done
@@ -133,12 +145,16 @@ HEAP_PROBE = """if True:
 
 
 @pytest.mark.jvm
-@pytest.mark.parametrize("argument, env, config, expected_mib", [
-    (None, None, None, 2048),
-    (None, None, "640m", 640),
-    (None, "768m", "640m", 768),
-    ("1g", "768m", "640m", 1024),
-], ids=["default", "config", "env-beats-config", "argument-beats-env"])
+@pytest.mark.parametrize(
+    "argument, env, config, expected_mib",
+    [
+        (None, None, None, 2048),
+        (None, None, "640m", 640),
+        (None, "768m", "640m", 768),
+        ("1g", "768m", "640m", 1024),
+    ],
+    ids=["default", "config", "env-beats-config", "argument-beats-env"],
+)
 def test_heap_precedence(tmp_path, argument, env, config, expected_mib):
     changes = {}
     if env is not None:
@@ -161,12 +177,16 @@ def test_heap_precedence(tmp_path, argument, env, config, expected_mib):
 # Bad settings are refused with the value named, before anything starts.
 
 
-@pytest.mark.parametrize("call, env, config, named", [
-    ('configure(backend="tpu")', {}, None, "'tpu'"),
-    ('configure(heap="lots")', {}, None, "'lots'"),
-    ("configure()", {"PY_DL4J_FT_OFFHEAP": "8 GB"}, None, "'8 GB'"),
-    ("configure()", {}, 'heap = "1g"\ncolour = "blue"\n', "'colour'"),
-], ids=["backend", "heap", "offheap-env", "config-key"])
+@pytest.mark.parametrize(
+    "call, env, config, named",
+    [
+        ('configure(backend="tpu")', {}, None, "'tpu'"),
+        ('configure(heap="lots")', {}, None, "'lots'"),
+        ("configure()", {"PY_DL4J_FT_OFFHEAP": "8 GB"}, None, "'8 GB'"),
+        ("configure()", {}, 'heap = "1g"\ncolour = "blue"\n', "'colour'"),
+    ],
+    ids=["backend", "heap", "offheap-env", "config-key"],
+)
 def test_bad_settings_are_refused(tmp_path, call, env, config, named):
     changes = dict(env)
     if config is not None:
@@ -196,8 +216,14 @@ def test_cuda_backend_without_gpu_exits_cleanly(tmp_path):
     if nvidia_gpu_present():
         pytest.skip("this machine has an NVIDIA GPU; the case needs a machine without")
 
-    done = dl4j_ft("--backend", "cuda", "info", checkpoint(GRAPH),
-                   env=child_env(tmp_path), cwd=tmp_path)
+    done = dl4j_ft(
+        "--backend",
+        "cuda",
+        "info",
+        checkpoint(GRAPH),
+        env=child_env(tmp_path),
+        cwd=tmp_path,
+    )
 
     assert done.returncode == 3, done.stderr
     line = error_line(done)
@@ -209,8 +235,12 @@ def test_empty_jar_cache_names_setup(tmp_path):
     cache = tmp_path / "jars"
     cache.mkdir()
 
-    done = dl4j_ft("info", checkpoint(GRAPH), env=child_env(
-        tmp_path, PY_DL4J_FT_JAR_CACHE=str(cache)), cwd=tmp_path)
+    done = dl4j_ft(
+        "info",
+        checkpoint(GRAPH),
+        env=child_env(tmp_path, PY_DL4J_FT_JAR_CACHE=str(cache)),
+        cwd=tmp_path,
+    )
 
     assert done.returncode == 3, done.stderr
     line = error_line(done)
@@ -256,8 +286,14 @@ def test_cuda_setup_and_predict_match_cpu(tmp_path):
     assert setup.returncode == 0, setup.stderr
     assert setup.stdout.startswith("cuda backend ready")
 
-    predict = ("predict", checkpoint(MOON), "--data", checkpoint(MOON_EVAL),
-               "--label-column", "0")
+    predict = (
+        "predict",
+        checkpoint(MOON),
+        "--data",
+        checkpoint(MOON_EVAL),
+        "--label-column",
+        "0",
+    )
     on_gpu = dl4j_ft("--backend", "cuda", *predict, env=env, cwd=tmp_path)
     on_cpu = dl4j_ft("--backend", "cpu", *predict, env=env, cwd=tmp_path)
     assert on_gpu.returncode == 0, on_gpu.stderr

@@ -11,7 +11,14 @@ from py_dl4j_ft.model import _check_features, _encode_labels
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for name in ("BACKEND", "HEAP", "OFFHEAP", "JAR_CACHE", "EXTRA_JARS", "JAVA_LOG_LEVEL"):
+    for name in (
+        "BACKEND",
+        "HEAP",
+        "OFFHEAP",
+        "JAR_CACHE",
+        "EXTRA_JARS",
+        "JAVA_LOG_LEVEL",
+    ):
         monkeypatch.delenv(f"PY_DL4J_FT_{name}", raising=False)
     monkeypatch.setenv("PY_DL4J_FT_CONFIG", str(tmp_path / "config.toml"))
     return tmp_path / "config.toml"
@@ -37,11 +44,14 @@ def test_config_section_and_extra_jars(clean_env, monkeypatch, tmp_path):
         _settings.resolve()
 
 
-@pytest.mark.parametrize("given, message", [
-    ({"backend": "tpu"}, "backend must be one of cpu, cuda; got 'tpu'"),
-    ({"heap": "lots"}, "heap must be a size such as 512m or 4g; got 'lots'"),
-    ({"java_log_level": "loud"}, "java_log_level must be one of"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"backend": "tpu"}, "backend must be one of cpu, cuda; got 'tpu'"),
+        ({"heap": "lots"}, "heap must be a size such as 512m or 4g; got 'lots'"),
+        ({"java_log_level": "loud"}, "java_log_level must be one of"),
+    ],
+)
 def test_bad_settings_are_named(clean_env, given, message):
     with pytest.raises(errors.SetupError, match=message):
         _settings.resolve(**given)
@@ -62,18 +72,30 @@ def test_each_error_is_also_the_builtin_a_caller_expects():
     assert issubclass(errors.ShapeError, ValueError)
     assert issubclass(errors.OutputExistsError, FileExistsError)
     assert issubclass(errors.JarsMissingError, RuntimeError)
-    codes = {cls.exit_code for cls in (errors.SetupError, errors.CheckpointError,
-                                      errors.DataError, errors.OutputExistsError,
-                                      errors.TrainingDivergedError)}
+    codes = {
+        cls.exit_code
+        for cls in (
+            errors.SetupError,
+            errors.CheckpointError,
+            errors.DataError,
+            errors.OutputExistsError,
+            errors.TrainingDivergedError,
+        )
+    }
     assert codes == {3, 4, 5, 6, 7}
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ({"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"},
-     "linux-x86_64-avx512"),
-    ({"avx2", "fma", "avx512f"}, "linux-x86_64-avx2"),
-    ({"sse4_2"}, "linux-x86_64"),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (
+            {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"},
+            "linux-x86_64-avx512",
+        ),
+        ({"avx2", "fma", "avx512f"}, "linux-x86_64-avx2"),
+        ({"sse4_2"}, "linux-x86_64"),
+    ],
+)
 def test_native_classifier_follows_cpu_flags(monkeypatch, flags, expected):
     monkeypatch.setattr(_jars, "platform_name", lambda: "linux-x86_64")
     assert _jars.native_classifier("cpu", flags) == expected
@@ -104,15 +126,30 @@ def test_regression_targets_and_binary_columns():
         _encode_labels(np.array([0, 2]), spec, True, 2, False)
 
 
-@pytest.mark.parametrize("shape, spec, message", [
-    ((2, 3, 5), {"rank": 3, "axis": 1, "size": 5, "format": "NCW"}, "transpose(0, 2, 1)"),
-    ((2, 8, 8, 3), {"rank": 4, "axis": 1, "size": 3, "format": "NCHW"},
-     "transpose(0, 3, 1, 2)"),
-    ((2, 3, 8, 8), {"rank": 4, "axis": 3, "size": 3, "format": "NHWC"},
-     "transpose(0, 2, 3, 1)"),
-])
+@pytest.mark.parametrize(
+    "shape, spec, message",
+    [
+        (
+            (2, 3, 5),
+            {"rank": 3, "axis": 1, "size": 5, "format": "NCW"},
+            "transpose(0, 2, 1)",
+        ),
+        (
+            (2, 8, 8, 3),
+            {"rank": 4, "axis": 1, "size": 3, "format": "NCHW"},
+            "transpose(0, 3, 1, 2)",
+        ),
+        (
+            (2, 3, 8, 8),
+            {"rank": 4, "axis": 3, "size": 3, "format": "NHWC"},
+            "transpose(0, 2, 3, 1)",
+        ),
+    ],
+)
 def test_layout_mistakes_get_a_hint(shape, spec, message):
-    with pytest.raises(errors.ShapeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        errors.ShapeError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
         _check_features(np.zeros(shape, np.float32), spec)
 
 
@@ -121,5 +158,7 @@ def test_flat_and_nchw_images_for_a_flattening_net():
     images = np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2)
     flat = _check_features(images, spec)
     assert flat.shape == (2, 12) and flat[1, 0] == 12
-    with pytest.raises(errors.ShapeError, match=r"\[channels, height, width\] = \[3, 2, 2\]"):
+    with pytest.raises(
+        errors.ShapeError, match=r"\[channels, height, width\] = \[3, 2, 2\]"
+    ):
         _check_features(np.zeros((2, 2, 2, 3), np.float32), spec)
