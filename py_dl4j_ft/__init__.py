@@ -1,9 +1,9 @@
 """Fine-tune DeepLearning4J checkpoints from Python.
 
-Importing this package starts nothing; the JVM starts when the first model is loaded, with
-the settings given to :func:`configure` (or taken from ``PY_DL4J_FT_*`` variables, the config
-file, or the defaults). Run :func:`setup` (``dl4j-ft setup``) once per machine to resolve the
-DL4J jars.
+Importing this package starts nothing; the JVM starts when the first model is loaded,
+with the settings given to :func:`configure` (or taken from ``PY_DL4J_FT_*`` variables,
+the config file, or the defaults). Run :func:`setup` (``dl4j-ft setup``) once per
+machine to resolve the DL4J jars.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def setup(
 ) -> Path:
     """Resolves the DL4J/ND4J jars for ``backend`` and builds the Java helper.
 
-    Runs Maven once; later calls with unchanged sources return at once. Returns the folder
-    that holds the jars.
+    Runs Maven once; later calls with unchanged sources return at once. Returns the
+    folder that holds the jars.
     """
     settings = _settings.resolve(backend=backend, jar_cache=jar_cache)
     return _jars.setup(settings, force=force)

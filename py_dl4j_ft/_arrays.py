@@ -1,10 +1,10 @@
 """numpy <-> ND4J conversion, and the checks that run before any array crosses.
 
 Going to Java, an array is first brought to C order, native byte order and the model's
-dtype; numpy copies only when the input is not already in that form (Fortran order, strided
-views, big-endian data, float64 or integer input each cost one numpy copy). The bytes then
-go into ND4J memory in one memcpy. Coming back, ND4J's bytes are copied once into a new
-numpy array that Python owns.
+dtype; numpy copies only when the input is not already in that form (Fortran order,
+strided views, big-endian data, float64 or integer input each cost one numpy copy). The
+bytes then go into ND4J memory in one memcpy. Coming back, ND4J's bytes are copied once
+into a new numpy array that Python owns.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def numpy_dtype(nd4j_type: str) -> np.dtype:
 def prepare(values, dtype: np.dtype, what: str, finite: bool = True) -> np.ndarray:
     """``values`` as a C-ordered, native-endian array of ``dtype``, checked for use.
 
-    Raises :class:`DataError` for 0-d, empty, non-numeric or (with ``finite``) NaN/inf input.
+    Raises :class:`DataError` for 0-d, empty, non-numeric or (with ``finite``) NaN/inf
+    input.
     """
     array = np.asarray(values)
     if array.dtype == object or array.dtype.kind not in "biuf":
@@ -70,7 +71,7 @@ def prepare(values, dtype: np.dtype, what: str, finite: bool = True) -> np.ndarr
 
 
 def to_java(array: np.ndarray):
-    """A new INDArray holding a copy of ``array`` (which must come from :func:`prepare`)."""
+    """A new INDArray holding a copy of ``array``, an output of :func:`prepare`."""
     with _jvm.java_errors(f"copying a {array.shape} array to ND4J"):
         return _jvm.helper("ArrayBridge").fromBuffer(
             _jvm.direct_buffer(array), _jvm.long_array(array.shape), _ND4J[array.dtype]

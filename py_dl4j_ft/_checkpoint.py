@@ -1,7 +1,7 @@
 """What a model file is, found in pure Python before the JVM sees it.
 
-DL4J's own loader answers a 0-byte file, a Git LFS pointer or an empty zip with a Java stack
-trace; here each gets a sentence that says what the file is and what to do.
+DL4J's own loader answers a 0-byte file, a Git LFS pointer or an empty zip with a Java
+stack trace; here each gets a sentence that says what the file is and what to do.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class CheckpointFile:
 
 
 def inspect(path: str | Path) -> CheckpointFile:
-    """Checks that ``path`` is a DL4J model zip and tells which kind of network it holds."""
+    """Checks that ``path`` is a DL4J model zip and finds which kind of network."""
     path = Path(path)
     if not path.exists():
         raise CheckpointNotFoundError(
@@ -132,9 +132,9 @@ def inspect(path: str | Path) -> CheckpointFile:
 def _drop_zero_dropout(node) -> bool:
     """Removes ``"dropOut": 0.0`` entries in place; True if there were any.
 
-    Before 1.0, a dropOut of 0.0 meant "no dropout". DL4J 1.0.0-M2.1 reads it that way for a
-    MultiLayerNetwork but turns it into an invalid Dropout(0.0) for a ComputationGraph, so
-    such graphs cannot load unless the entry is removed first.
+    Before 1.0, a dropOut of 0.0 meant "no dropout". DL4J 1.0.0-M2.1 reads it that way
+    for a MultiLayerNetwork but turns it into an invalid Dropout(0.0) for a
+    ComputationGraph, so such graphs cannot load unless the entry is removed first.
     """
     found = False
     if isinstance(node, dict):

@@ -1,9 +1,9 @@
 """Resolving the DL4J/ND4J jars with Maven and building the Java helper.
 
 ``setup()`` is the one step that touches the network: it runs Maven on the project's
-``pom.xml`` for one backend and one native classifier, and records what it built in a stamp
-file. ``classpath()`` afterwards only reads the cache, and refuses a cache that is missing or
-was built from other sources.
+``pom.xml`` for one backend and one native classifier, and records what it built in a
+stamp file. ``classpath()`` afterwards only reads the cache, and refuses a cache that is
+missing or was built from other sources.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def _build_root() -> Path:
-    """Where pom.xml and java/ are: inside the wheel, or the repository for a source checkout."""
+    """Where pom.xml and java/ are: inside the wheel, or in a source checkout."""
     for root in (_PACKAGE / "_build", _PACKAGE.parent):
         if (root / "pom.xml").is_file() and (root / "java").is_dir():
             return root
@@ -94,7 +94,7 @@ def _digest(paths: list[Path], *salt: str) -> str:
 
 
 def backend_dir(settings: Settings) -> Path:
-    """The jars for one backend, classifier and pom.xml; several source trees can share it."""
+    """The jars for one backend, classifier and pom.xml, shared by source trees."""
     classifier = native_classifier(settings.backend)
     pom = _digest([_build_root() / "pom.xml"], settings.backend, classifier)
     return settings.jar_cache / DL4J_VERSION / f"{settings.backend}-{classifier}-{pom}"
@@ -125,20 +125,22 @@ def find_java() -> str:
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
         raise JavaNotFoundError(
-            f"no Java found (JAVA_HOME={home!r}, nothing named java on PATH); install a JDK "
-            f"{MIN_JAVA} or newer (e.g. apt-get install openjdk-17-jdk) or set JAVA_HOME"
+            f"no Java found (JAVA_HOME={home!r}, nothing named java on PATH); "
+            f"install a JDK {MIN_JAVA} or newer (e.g. apt-get install "
+            "openjdk-17-jdk) or set JAVA_HOME"
         )
     version = java_version(java)
     if version < MIN_JAVA:
         raise JavaNotFoundError(
-            f"{java} is Java {version}; DL4J {DL4J_VERSION} needs Java {MIN_JAVA} or newer. "
+            f"{java} is Java {version}; DL4J {DL4J_VERSION} needs Java {MIN_JAVA} "
+            "or newer. "
             "Install a newer JDK and point JAVA_HOME at it"
         )
     return java
 
 
 def setup(settings: Settings, force: bool = False) -> Path:
-    """Resolves the jars for ``settings.backend`` and builds the helper; returns the folder.
+    """Resolves the jars for ``settings.backend``, builds the helper; returns the dir.
 
     A second call with the same sources finds everything in place and returns at once.
     """
@@ -160,7 +162,8 @@ def _run_maven(
     settings: Settings, target: Path, helper: Path, resolve_jars: bool
 ) -> None:
     """Builds the helper and, if asked, resolves the jars, in scratch folders first."""
-    # Both tools are checked first, so a missing one is named rather than failing in Maven.
+    # Both tools are checked first, so a missing one is named rather than failing in
+    # Maven.
     find_java()
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -208,7 +211,8 @@ def _run_maven(
             "`dl4j-ft setup -v`"
         )
 
-    # The finished pieces move into place; a failure above leaves the old cache as it was.
+    # The finished pieces move into place; a failure above leaves the old cache as it
+    # was.
     if resolve_jars:
         jars = sorted(p.name for p in (scratch / "lib").glob("*.jar"))
         (scratch / "stamp.json").write_text(

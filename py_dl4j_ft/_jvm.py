@@ -55,8 +55,8 @@ def _refuse_change(wanted: _settings.Settings) -> None:
     if wanted.startup_key() != _started.startup_key():
         raise JVMSettingsError(
             f"the JVM already runs with {_describe(_started)}; it cannot restart with "
-            f"{_describe(wanted)}. Set these before the first model is loaded, or use a new "
-            "process"
+            f"{_describe(wanted)}. Set these before the first model is loaded, or "
+            "use a new process"
         )
 
 
@@ -84,9 +84,9 @@ def check_gpu() -> None:
         cuda = ctypes.CDLL("libcuda.so.1")
     except OSError as e:
         raise BackendUnavailableError(
-            f"backend 'cuda' needs an NVIDIA GPU and its driver, but the driver library "
-            f"could not be loaded ({e}); use backend 'cpu' (the default) or run on a GPU "
-            "machine"
+            "backend 'cuda' needs an NVIDIA GPU and its driver, but the driver "
+            f"library could not be loaded ({e}); use backend 'cpu' (the default) "
+            "or run on a GPU machine"
         ) from e
     count = ctypes.c_int(0)
     if (
@@ -95,8 +95,8 @@ def check_gpu() -> None:
         or not count.value
     ):
         raise BackendUnavailableError(
-            "backend 'cuda' needs an NVIDIA GPU, but the driver reports none usable; use "
-            "backend 'cpu' (the default) or check nvidia-smi"
+            "backend 'cuda' needs an NVIDIA GPU, but the driver reports none usable; "
+            "use backend 'cpu' (the default) or check nvidia-smi"
         )
 
 
@@ -115,7 +115,8 @@ def ensure_started() -> None:
         # The classpath comes from the cache that `dl4j-ft setup` filled.
         classpath = _jars.classpath(s)
 
-        # JVM options: heap, ND4J off-heap cap, and DL4J's logging level via slf4j-simple.
+        # JVM options: heap, ND4J off-heap cap, and DL4J's logging level via
+        # slf4j-simple.
         options = [
             f"-Xmx{s.heap}",
             "-Djava.awt.headless=true",
@@ -209,8 +210,8 @@ _TRANSLATIONS = (
 def java_errors(doing: str, default: type[Dl4jFtError] = JavaError) -> Iterator[None]:
     """Turns a Java exception raised inside the block into one of our errors.
 
-    ``doing`` starts the message ("loading model.zip: ..."); ``default`` is the class used
-    when no more specific translation applies.
+    ``doing`` starts the message ("loading model.zip: ..."); ``default`` is the class
+    used when no more specific translation applies.
     """
     try:
         yield

@@ -1,8 +1,9 @@
 """JVM settings and where each comes from.
 
-One precedence for every setting: an explicit argument, then a ``PY_DL4J_FT_*`` environment
-variable, then the config file (``PY_DL4J_FT_CONFIG`` or ``~/.config/py_dl4j_ft/config.toml``),
-then the default. Settings are fixed once the JVM starts.
+One precedence for every setting: an explicit argument, then a ``PY_DL4J_FT_*``
+environment variable, then the config file (``PY_DL4J_FT_CONFIG`` or
+``~/.config/py_dl4j_ft/config.toml``), then the default. Settings are fixed once the JVM
+starts.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ class Settings:
     ``backend`` picks the ND4J backend (``cpu`` or ``cuda``); ``heap`` is the Java heap
     (``-Xmx``); ``offheap`` caps ND4J's native memory (JavaCPP ``maxbytes``), ``None``
     leaves JavaCPP's default; ``jar_cache`` is where ``dl4j-ft setup`` puts the jars;
-    ``extra_jars`` are added to the classpath (e.g. custom layers); ``java_log_level`` is
-    the level of DL4J's own logging.
+    ``extra_jars`` are added to the classpath (e.g. custom layers); ``java_log_level``
+    is the level of DL4J's own logging.
     """
 
     backend: str = "cpu"
@@ -40,7 +41,7 @@ class Settings:
     java_log_level: str = "warn"
 
     def startup_key(self) -> tuple:
-        """The settings that cannot change once the JVM runs (logging level can differ)."""
+        """The settings that cannot change once the JVM runs (all but the log level)."""
         return (
             self.backend,
             self.heap,
@@ -68,7 +69,7 @@ def _config_file() -> dict:
 
 
 def resolve(**given) -> Settings:
-    """Builds :class:`Settings` from arguments (``None`` = not given), env and config file."""
+    """Builds :class:`Settings` from arguments (``None``: not given), env, config."""
     config = _config_file()
     unknown = set(config) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:

@@ -1,8 +1,8 @@
 """The ``dl4j-ft`` command line: parse, call the public API, print.
 
-Results go to stdout (JSON with ``--json``), diagnostics to stderr. Exit codes: 0 success,
-1 unexpected error, 2 bad usage, 3 environment (Java, Maven, jars, backend, JVM settings),
-4 unusable model file, 5 unusable data, 6 output exists, 7 training diverged.
+Results go to stdout (JSON with ``--json``), diagnostics to stderr. Exit codes: 0
+success, 1 unexpected error, 2 bad usage, 3 environment (Java, Maven, jars, backend, JVM
+settings), 4 unusable model file, 5 unusable data, 6 output exists, 7 training diverged.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _fail(error: BaseException, verbose: int) -> None:
 
 
 def _guarded(command):
-    """Runs a command body, turning our errors into one line on stderr and an exit code."""
+    """Runs a command, turning our errors into one line on stderr and an exit code."""
 
     @functools.wraps(command)
     def run(*args, **kwargs):
@@ -188,7 +188,7 @@ def _progress_bar(ctx, epochs: int):
 )
 @_guarded
 def setup(force):
-    """Resolve the DL4J/ND4J jars with Maven and build the Java helper (once per machine)."""
+    """Resolve the DL4J/ND4J jars with Maven and build the Java helper (once)."""
     settings = _jvm.settings()
     target = _jars.setup(settings, force=force)
     jars = len(list((target / "lib").glob("*.jar")))
@@ -259,7 +259,7 @@ def fine_tune(
     overwrite,
     as_json,
 ):
-    """Fine-tune MODEL on labelled data at a small learning rate and save it to --out."""
+    """Fine-tune MODEL on labelled data at a small learning rate; save to --out."""
     _check_out(out, overwrite)
     if out.resolve() == model.resolve():
         raise DataError(
@@ -405,7 +405,7 @@ def _write_atomically(out: Path, result: np.ndarray) -> None:
 @click.pass_context
 @_guarded
 def demo(ctx, workdir, epochs, as_json):
-    """Fine-tune a DL4J checkpoint on scikit-learn's digits, end to end (no files needed)."""
+    """Fine-tune a DL4J checkpoint on scikit-learn's digits, end to end."""
     from . import demo as demo_module
 
     bar, update = _progress_bar(ctx, epochs)

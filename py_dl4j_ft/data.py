@@ -33,7 +33,8 @@ def load_dataset(
     ``.npz``: features under ``features``/``x``/``X``/``data``, labels under
     ``labels``/``y``/``Y``/``target``. ``.npy``: features only; labels may come from
     ``labels_path``. ``.csv``: numbers only, an optional header row; ``label_column`` (a
-    header name or a 0-based index, negative counts from the end) is split off as labels.
+    header name or a 0-based index, negative counts from the end) is split off as
+    labels.
     """
     path = Path(path)
     if not path.is_file():
@@ -89,7 +90,8 @@ def _load_npz(path: Path) -> Dataset:
 
 
 def _load_csv(path: Path, label_column: str | int | None) -> Dataset:
-    # Blank lines are skipped, so each row keeps the file line it came from for messages.
+    # Blank lines are skipped, so each row keeps the file line it came from for
+    # messages.
     with path.open(newline="") as f:
         reader = csv.reader(f)
         numbered = [

@@ -1,13 +1,13 @@
 """The README's main job: fine-tune a DL4J checkpoint on real data, start to finish.
 
 It needs nothing outside the project: the data is scikit-learn's handwritten digits (8x8
-images shipped with the package), and the pre-trained checkpoint is one this module makes
-with DL4J the first time it runs, as a Java team would have: an MLP trained on one half of
-the digits and saved with ModelSerializer.
+images shipped with the package), and the pre-trained checkpoint is one this module
+makes with DL4J the first time it runs, as a Java team would have: an MLP trained on one
+half of the digits and saved with ModelSerializer.
 
 The fine-tuning task is a domain shift a real deployment meets: the other half of the
-digits as seen by a scanner whose crop is offset by one pixel down and right. The base model
-does poorly on it; a few epochs at a small learning rate adapt it.
+digits as seen by a scanner whose crop is offset by one pixel down and right. The base
+model does poorly on it; a few epochs at a small learning rate adapt it.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def run(
     )
     before = model.evaluate(x_test, y_test)
     echo(
-        f"before fine-tuning: accuracy {before['accuracy']:.3f}, loss {before['loss']:.3f} "
-        f"on {before['examples']} shifted test digits"
+        f"before fine-tuning: accuracy {before['accuracy']:.3f}, "
+        f"loss {before['loss']:.3f} on {before['examples']} shifted test digits"
     )
 
     history = model.fine_tune(
@@ -101,10 +101,12 @@ def run(
     after = model.evaluate(x_test, y_test)
     echo(
         f"fine-tuned {epochs} epochs at learning rate {FINE_TUNE_LEARNING_RATE:g} on "
-        f"{len(x_train)} shifted digits: loss {history.loss[0]:.3f} -> {history.loss[-1]:.3f}"
+        f"{len(x_train)} shifted digits: "
+        f"loss {history.loss[0]:.3f} -> {history.loss[-1]:.3f}"
     )
     echo(
-        f"after fine-tuning:  accuracy {after['accuracy']:.3f}, loss {after['loss']:.3f}"
+        f"after fine-tuning:  accuracy {after['accuracy']:.3f}, "
+        f"loss {after['loss']:.3f}"
     )
 
     out = model.save(workdir / "fine_tuned_digits.zip", overwrite=True)

@@ -1,9 +1,9 @@
 """Every error py_dl4j_ft raises on purpose.
 
 Each leaf also derives from the built-in exception a caller would naturally catch
-(``ValueError`` for bad input, ``FileNotFoundError`` for a missing file, ...), so code that
-knows nothing of this package still handles it. The CLI maps each branch to an exit code.
-This module imports nothing heavy: it is safe to import before the JVM exists.
+(``ValueError`` for bad input, ``FileNotFoundError`` for a missing file, ...), so code
+that knows nothing of this package still handles it. The CLI maps each branch to an exit
+code. This module imports nothing heavy: it is safe to import before the JVM exists.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class OutputExistsError(Dl4jFtError, FileExistsError):
 
 
 class TrainingDivergedError(Dl4jFtError, ArithmeticError):
-    """The loss stopped being finite; the model was put back as it was before training."""
+    """The loss stopped being finite; the model was put back as it was before."""
 
     exit_code = 7
 

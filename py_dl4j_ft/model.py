@@ -1,4 +1,4 @@
-"""PreTrainedModel: a DL4J network loaded from a checkpoint, to train, predict and save."""
+"""PreTrainedModel: a DL4J network from a checkpoint, to train, predict and save."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ ProgressCallback = Callable[[int, int, int, float], None]
 
 @dataclasses.dataclass(frozen=True)
 class EpochRecord:
-    """One epoch of training: DL4J's epoch counter after it, mean minibatch loss, rate."""
+    """One epoch: DL4J's epoch counter after it, mean minibatch loss, rate, time."""
 
     epoch: int
     loss: float
@@ -65,9 +65,9 @@ class History:
 class PreTrainedModel:
     """A DL4J MultiLayerNetwork or ComputationGraph restored from a ModelSerializer zip.
 
-    Create it with :meth:`load`. The Java network is held in ``java_model``; every method
-    runs DL4J itself on it. Features go through the checkpoint's normalizer, when it has one,
-    in ``train``, ``predict`` and ``evaluate`` alike.
+    Create it with :meth:`load`. The Java network is held in ``java_model``; every
+    method runs DL4J itself on it. Features go through the checkpoint's normalizer, when
+    it has one, in ``train``, ``predict`` and ``evaluate`` alike.
     """
 
     def __init__(
@@ -92,9 +92,10 @@ class PreTrainedModel:
     ) -> PreTrainedModel:
         """Restores a network from ``path`` (never modified).
 
-        ``normalizer`` is a NormalizerSerializer file to apply to features; without it, a
-        ``normalizer.bin`` stored inside the zip is used. ``load_updater`` restores the
-        optimizer state (Adam moments, ...) so that training resumes where it stopped.
+        ``normalizer`` is a NormalizerSerializer file to apply to features; without it,
+        a ``normalizer.bin`` stored inside the zip is used. ``load_updater`` restores
+        the optimizer state (Adam moments, ...) so that training resumes where it
+        stopped.
         """
         found = _checkpoint.inspect(path)
         java_class = (
@@ -137,7 +138,7 @@ class PreTrainedModel:
 
     @property
     def info(self) -> dict:
-        """Layers, sizes, activations, losses, learning rates and the expected input/output."""
+        """Layers, sizes, activations, losses, learning rates, inputs and outputs."""
         if self._info is None:
             with _jvm.java_errors("describing the model"):
                 self._info = json.loads(
@@ -155,7 +156,7 @@ class PreTrainedModel:
 
     @property
     def is_classifier(self) -> bool:
-        """True when the output layer's loss takes class labels (cross-entropy and kin)."""
+        """True when the output layer's loss takes class labels (cross-entropy, ...)."""
         return self._output["loss"] in _CLASSIFICATION_LOSSES
 
     @property
@@ -194,14 +195,15 @@ class PreTrainedModel:
 
     @property
     def learning_rate(self) -> float | None:
-        """The common learning rate of all layers, or None if they differ or have none."""
+        """The learning rate all layers share, or None if they differ or have none."""
         rates = set(self.learning_rates.values())
         return rates.pop() if len(rates) == 1 else None
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """Sets every layer's rate through DL4J's own ``setLearningRate``.
 
-        A learning-rate schedule stored in the checkpoint is replaced by this fixed rate.
+        A learning-rate schedule stored in the checkpoint is replaced by this fixed
+        rate.
         """
         if not (
             isinstance(learning_rate, (int, float))
@@ -235,7 +237,8 @@ class PreTrainedModel:
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [
-            "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows
         ]
         lines.insert(1, "-" * len(lines[0]))
         lines.append(
@@ -260,9 +263,9 @@ class PreTrainedModel:
     ) -> History:
         """Continues training at the learning rate stored in the model.
 
-        Returns the :class:`History` of this call; ``self.history`` keeps all epochs. If the
-        loss stops being finite, parameters and optimizer state are put back as they were
-        and :class:`TrainingDivergedError` is raised.
+        Returns the :class:`History` of this call; ``self.history`` keeps all epochs. If
+        the loss stops being finite, parameters and optimizer state are put back as they
+        were and :class:`TrainingDivergedError` is raised.
         """
         _positive_int("epochs", epochs)
         _positive_int("batch_size", batch_size)
@@ -281,7 +284,7 @@ class PreTrainedModel:
         rate = self.learning_rate
         records = tuple(
             EpochRecord(first_epoch + i + 1, float(loss), rate, float(secs))
-            for i, (loss, secs) in enumerate(zip(losses, seconds))
+            for i, (loss, secs) in enumerate(zip(losses, seconds, strict=True))
         )
         self.history.extend(records)
         return History(records)
@@ -349,8 +352,8 @@ class PreTrainedModel:
 
         Classifiers: ``loss``, ``accuracy`` and macro ``precision``, ``recall``, ``f1``
         (DL4J's Evaluation). Regression: ``loss``, ``mse``, ``mae``, ``rmse``, ``r2``,
-        averaged over output columns (DL4J's RegressionEvaluation). ``loss`` is DL4J's score,
-        which includes any L1/L2 penalty.
+        averaged over output columns (DL4J's RegressionEvaluation). ``loss`` is DL4J's
+        score, which includes any L1/L2 penalty.
         """
         _positive_int("batch_size", batch_size)
         x, rows = self._features_to_java(features)
@@ -372,9 +375,9 @@ class PreTrainedModel:
         """Writes a ModelSerializer zip that DL4J in Java loads unchanged.
 
         The zip holds the configuration, the parameters, the optimizer state (unless
-        ``save_updater`` is False) and the normalizer if there is one. It is written to a
-        temporary file next to ``path`` and renamed into place, so ``path`` is never left
-        half-written. An existing file is replaced only with ``overwrite=True``.
+        ``save_updater`` is False) and the normalizer if there is one. It is written to
+        a temporary file next to ``path`` and renamed into place, so ``path`` is never
+        left half-written. An existing file is replaced only with ``overwrite=True``.
         """
         path = Path(path)
         if path.exists() and not overwrite:
@@ -400,8 +403,9 @@ class PreTrainedModel:
             file = _jvm.jclass("java.io.File")(tmp)
             with _jvm.java_errors(f"writing {path}"):
                 serializer.writeModel(self.java_model, file, bool(save_updater))
-                # writeModel(..., normalizer) fails in M2.1 (its stream is closed early),
-                # so the normalizer is added as a second step, still to the temporary file.
+                # writeModel(..., normalizer) fails in M2.1 (its stream is closed
+                # early), so the normalizer is added as a second step, still to the
+                # temporary file.
                 if self.normalizer is not None:
                     serializer.addNormalizerToModel(file, self.normalizer)
             os.replace(tmp, path)
@@ -481,7 +485,7 @@ def _positive_int(name: str, value) -> None:
 
 
 def _check_features(x: np.ndarray, spec: dict) -> np.ndarray:
-    """Checks ``x`` against the network's input; may flatten NCHW images for FF->CNN nets."""
+    """Checks ``x`` against the network's input; may flatten NCHW images."""
     rank, axis, size = spec["rank"], spec["axis"], spec["size"]
     if rank < 0:
         return x  # the configuration does not say; DL4J checks
@@ -503,10 +507,10 @@ def _check_features(x: np.ndarray, spec: dict) -> np.ndarray:
     if size > 0 and x.shape[axis] != size:
         hint = ""
         if rank == 4 and x.shape[3 if axis == 1 else 1] == size:
-            hint = (
-                f"; this looks like {'NHWC' if axis == 1 else 'NCHW'} data, transpose it "
-                f"with x.transpose({'0, 3, 1, 2' if axis == 1 else '0, 2, 3, 1'})"
+            layout, order = (
+                ("NHWC", "0, 3, 1, 2") if axis == 1 else ("NCHW", "0, 2, 3, 1")
             )
+            hint = f"; this looks like {layout} data, use x.transpose({order})"
         elif rank == 3 and x.shape[2 if axis == 1 else 1] == size:
             hint = "; the time and feature axes look swapped, use x.transpose(0, 2, 1)"
         raise ShapeError(

@@ -1,7 +1,7 @@
 """Shared fixtures: where the real third-party inputs are, and the one JVM per session.
 
-Tests marked ``jvm`` start the real DL4J through py_dl4j_ft in this process; those that need
-a fresh JVM (start-up, settings, missing jars) run in subprocesses.
+Tests marked ``jvm`` start the real DL4J through py_dl4j_ft in this process; those that
+need a fresh JVM (start-up, settings, missing jars) run in subprocesses.
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ def test_every_layout_arrives_with_the_same_values(jvm, layout):
 def test_shape_is_read_in_c_order_by_nd4j(jvm):
     a = np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3))
     java = _arrays.to_java(_arrays.prepare(a, np.dtype(np.float32), "x"))
-    # ND4J's own C-order element i must be numpy's a.flat[i] whatever numpy's layout was.
+    # ND4J's own C-order element i must be numpy's a.flat[i] whatever numpy's layout
+    # was.
     assert list(java.shape()) == [2, 3]
     rows = [list(java.getRow(i).toDoubleVector()) for i in range(2)]
     assert rows == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]

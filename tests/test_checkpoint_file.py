@@ -1,4 +1,4 @@
-"""What a model file is, decided in pure Python (no JVM) for every file in the shared set."""
+"""What a model file is, decided in pure Python (no JVM), for every shared file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A model saved here loads bit-identically in a fresh Python process and in plain Java."""
+"""A model saved here loads bit-identically in a fresh process and in plain Java."""
 
 from __future__ import annotations
 
