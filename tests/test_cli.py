@@ -41,10 +41,10 @@ FINE_TUNED_MIN_ACCURACY = 0.9
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
+def workdir(tmp_path: Path, monkeypatch) -> Path:
     """A fresh folder that is also the working directory while the test runs."""
-    with CliRunner().isolated_filesystem(temp_dir=tmp_path) as folder:
-        yield Path(folder)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def run(*args: str | Path) -> Result:

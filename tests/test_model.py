@@ -154,7 +154,7 @@ def test_moon_from_chance_to_high_accuracy(jvm):
     test = load_dataset(checkpoint(MOON + "moon_data_eval.csv"), label_column=0)
     before = model.evaluate(test.features, test.labels)["accuracy"]
     history = model.fine_tune(
-        train.features, train.labels, 0.02, epochs=25, batch_size=50
+        train.features, train.labels, 0.05, epochs=6, batch_size=32
     )
     after = model.evaluate(test.features, test.labels)["accuracy"]
     assert before < 0.6
