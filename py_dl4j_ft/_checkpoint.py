@@ -129,6 +129,36 @@ def inspect(path: str | Path) -> CheckpointFile:
     )
 
 
+NORMALIZER_HEADER = b"\x00\x0aNORMALIZER"  # writeUTF("NORMALIZER")
+_BYTE_ORDER_MARKS = ((b"\xfe\xff", "UTF-16"), (b"\xef\xbb\xbf", "UTF-8"))
+
+
+def inspect_normalizer(path: str | Path) -> Path:
+    """Checks that ``path`` starts like a file from DL4J's NormalizerSerializer."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointNotFoundError(
+            f"normalizer file {path} does not exist or is not a file; check the path"
+        )
+    with path.open("rb") as f:
+        head = f.read(len(NORMALIZER_HEADER) + 3)
+    if head.startswith(NORMALIZER_HEADER):
+        return path
+    for mark, name in _BYTE_ORDER_MARKS:
+        if head.startswith(mark) and head[len(mark) :].startswith(NORMALIZER_HEADER):
+            raise NotACheckpointError(
+                f"{path} is a DL4J normalizer with a {name} byte-order mark "
+                f"({len(mark)} bytes) put in front of it, probably by an editor or a "
+                f"text conversion; remove those bytes (tail -c +{len(mark) + 1} FILE > "
+                "fixed.bin) and pass the fixed file"
+            )
+    raise NotACheckpointError(
+        f"{path} is not a normalizer written by DL4J's NormalizerSerializer (it does "
+        f"not start with the NORMALIZER header but with {head[:8]!r}); pass the file "
+        "that NormalizerSerializer or ModelSerializer.addNormalizerToModel wrote"
+    )
+
+
 def _drop_zero_dropout(node) -> bool:
     """Removes ``"dropOut": 0.0`` entries in place; True if there were any.
 

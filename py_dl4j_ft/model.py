@@ -113,6 +113,15 @@ class PreTrainedModel:
             net = _jvm.jclass(java_class).load(
                 file, bool(load_updater and found.has_updater_state)
             )
+        with _jvm.java_errors(f"adapting {found.path} to DL4J 1.0.0-M2.1"):
+            fixed = list(_jvm.helper("Compat").fixLegacyRnnFormats(net))
+        if fixed:
+            log.info(
+                "%s: RNN output layers %s set to [batch, size, time], the layout of "
+                "the DL4J that wrote them",
+                found.path,
+                [str(n) for n in fixed],
+            )
         norm = None
         if normalizer is not None:
             norm = _load_normalizer(Path(normalizer))
@@ -455,11 +464,9 @@ def _dash(value) -> str:
 
 
 def _load_normalizer(path: Path):
-    if not path.is_file():
-        raise CheckpointError(f"normalizer file {path} does not exist; check the path")
+    _checkpoint.inspect_normalizer(path)
     with _jvm.java_errors(
-        f"{path} is not a normalizer written by DL4J's NormalizerSerializer",
-        default=CorruptCheckpointError,
+        f"DL4J could not read the normalizer {path}", default=CorruptCheckpointError
     ):
         norm = (
             _jvm.jclass(

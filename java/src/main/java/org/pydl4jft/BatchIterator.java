@@ -70,12 +70,23 @@ final class BatchIterator implements DataSetIterator {
         DataSet batch;
         if (shuffle) {
             int[] picked = java.util.Arrays.copyOfRange(order, cursor, end);
-            batch = new DataSet(features.getRows(picked), labels.getRows(picked));
+            batch = new DataSet(pickRows(features, picked), pickRows(labels, picked));
         } else {
             batch = new DataSet(rowRange(features, cursor, end), rowRange(labels, cursor, end));
         }
         cursor = end;
         return batch;
+    }
+
+    /** Copies the given examples (first axis) of an array of any rank. */
+    private static INDArray pickRows(INDArray a, int[] rows) {
+        if (a.rank() == 2) {
+            return a.getRows(rows);
+        }
+        long[] shape = a.shape().clone();
+        shape[0] = rows.length;
+        // Viewed as [examples, everything else], rows can be gathered in one call.
+        return a.reshape('c', a.size(0), -1).getRows(rows).reshape('c', shape);
     }
 
     private static INDArray rowRange(INDArray a, int from, int to) {
