@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import checkpoint
+
 from py_dl4j_ft import PreTrainedModel, _arrays
 from py_dl4j_ft.errors import NotACheckpointError, ShapeError
 
