@@ -11,8 +11,10 @@ import dataclasses
 import json
 import os
 import shutil
+import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from .errors import CheckpointNotFoundError, NotACheckpointError
@@ -79,6 +81,12 @@ def inspect(path: str | Path) -> CheckpointFile:
             "alone holds no trained parameters"
         )
     if not zipfile.is_zipfile(path):
+        if head.startswith(b"PK\x03\x04"):
+            raise NotACheckpointError(
+                f"{path} ({size} bytes) is a truncated or damaged zip: it starts like "
+                "one but has no readable table of contents; copy it again from its "
+                "source"
+            )
         raise NotACheckpointError(
             f"{path} ({size} bytes) is not a zip archive (it starts with "
             f"{head[:8]!r}); expected a zip written by ModelSerializer"
@@ -86,11 +94,14 @@ def inspect(path: str | Path) -> CheckpointFile:
 
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
+            names = {i.filename for i in archive.infolist() if not i.is_dir()}
             raw = archive.read(CONFIGURATION) if CONFIGURATION in names else None
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
+            for entry in (COEFFICIENTS, UPDATER_STATE):
+                if entry in names:
+                    _check_array_entry(path, archive, entry)
+    except _ZIP_READ_ERRORS as e:
         raise NotACheckpointError(
-            f"{path} is a damaged or truncated zip ({e}); copy the "
+            f"{path} is a damaged or truncated zip ({type(e).__name__}: {e}); copy the "
             "file again from its source"
         ) from e
     if not names:
@@ -106,7 +117,7 @@ def inspect(path: str | Path) -> CheckpointFile:
         )
     try:
         config = json.loads(raw)
-    except ValueError as e:  # includes UnicodeDecodeError
+    except (ValueError, RecursionError) as e:  # ValueError includes UnicodeDecodeError
         raise NotACheckpointError(
             f"{path}: configuration.json is not valid JSON ({e})"
         ) from e
@@ -129,6 +140,138 @@ def inspect(path: str | Path) -> CheckpointFile:
     )
 
 
+# What reading a damaged or unusual zip can raise in Python's zipfile and zlib.
+_ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    RuntimeError,  # encrypted entries
+    NotImplementedError,  # unknown compression methods
+    UnicodeDecodeError,  # entry names flagged UTF-8 that are not
+)
+
+# ND4J's binary array format (Nd4j.write), as ModelSerializer stores parameters and
+# optimizer state: two buffers, shape information then data, each headed by an
+# allocation mode, a length (int for the old modes, long since LONG_SHAPE) and a type.
+_INT_LENGTH_MODES = {"HEAP", "JAVACPP", "DIRECT"}
+_LONG_LENGTH_MODES = {"LONG_SHAPE", "MIXED_DATA_TYPES"}
+_WIDTHS = {
+    "FLOAT": 4,
+    "DOUBLE": 8,
+    "HALF": 2,
+    "BFLOAT16": 2,
+    "INT": 4,
+    "LONG": 8,
+    "SHORT": 2,
+    "BYTE": 1,
+    "UBYTE": 1,
+    "BOOL": 1,
+}
+_MAX_RANK = 32
+_MAX_DEFLATE_RATIO = 1100  # deflate cannot expand data more than ~1032 times
+
+
+class _Header:
+    """Reads big-endian fields from the start of a stream, as DataInputStream writes."""
+
+    def __init__(self, data: bytes):
+        self.data, self.at = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.at + n > len(self.data):
+            raise ValueError("header ends early")
+        chunk = self.data[self.at : self.at + n]
+        self.at += n
+        return chunk
+
+    def utf(self) -> str:
+        return self.take(struct.unpack(">H", self.take(2))[0]).decode("ascii")
+
+    def buffer_head(self) -> tuple[int, str]:
+        mode = self.utf()
+        if mode in _INT_LENGTH_MODES:
+            length = struct.unpack(">i", self.take(4))[0]
+        elif mode in _LONG_LENGTH_MODES:
+            length = struct.unpack(">q", self.take(8))[0]
+        else:
+            raise ValueError(f"allocation mode {mode!r}")
+        return length, self.utf()
+
+
+def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> None:
+    """Refuses an array entry whose header contradicts its own size.
+
+    DL4J allocates what the header declares before reading the data, so a damaged length
+    or stride can take the whole process down in native code; this reads only the header
+    (a few hundred bytes) and checks it against the entry's size first. A header in a
+    format not recognised here is left for DL4J to judge.
+    """
+    info = archive.getinfo(name)
+    if info.file_size > info.compress_size * _MAX_DEFLATE_RATIO + 4096:
+        raise NotACheckpointError(
+            f"{path}: {name} claims {info.file_size} bytes from {info.compress_size} "
+            "compressed, more than compression can produce; the zip is damaged"
+        )
+    with archive.open(info) as f:
+        header = _Header(f.read(1024))
+    try:
+        length, shape_type = header.buffer_head()
+        if shape_type not in ("INT", "LONG"):
+            return
+        width = _WIDTHS[shape_type]
+        fmt = ">i" if width == 4 else ">q"
+        rank = struct.unpack(fmt, header.take(width))[0]
+        if not 0 <= rank <= _MAX_RANK or length != 2 * rank + 4:
+            raise _Bad(f"its shape header says rank {rank} in {length} values")
+        rest = [struct.unpack(fmt, header.take(width))[0] for _ in range(length - 1)]
+        shape, strides, order = rest[:rank], rest[rank : 2 * rank], rest[-1]
+        count, data_type = header.buffer_head()
+    except ValueError:
+        return  # not a layout this check knows
+    except _Bad as e:
+        raise NotACheckpointError(f"{path}: {name} is damaged: {e}") from None
+
+    expected = 1
+    for dim in shape:
+        if dim < 0:
+            raise NotACheckpointError(f"{path}: {name} is damaged: shape {shape}")
+        expected *= dim
+    problems = []
+    if count != expected:
+        problems.append(f"shape {shape} needs {expected} values, header says {count}")
+    if order in (ord("c"), ord("f")) and not _default_strides(
+        shape, strides, chr(order)
+    ):
+        problems.append(f"strides {strides} do not fit shape {shape}")
+    width = _WIDTHS.get(data_type)
+    if width and header.at + count * width != info.file_size:
+        problems.append(
+            f"{count} {data_type} values need {header.at + count * width} bytes, the "
+            f"entry has {info.file_size}"
+        )
+    if problems:
+        raise NotACheckpointError(
+            f"{path}: {name} is damaged ({'; '.join(problems)}); copy the file again "
+            "from its source"
+        )
+
+
+class _Bad(Exception):
+    pass
+
+
+def _default_strides(shape: list[int], strides: list[int], order: str) -> bool:
+    """True if ``strides`` are the dense ones for ``shape``, ignoring size-1 axes."""
+    step = 1
+    axes = range(len(shape) - 1, -1, -1) if order == "c" else range(len(shape))
+    for axis in axes:
+        if shape[axis] != 1 and strides[axis] != step:
+            return False
+        step *= shape[axis]
+    return True
+
+
 NORMALIZER_HEADER = b"\x00\x0aNORMALIZER"  # writeUTF("NORMALIZER")
 _BYTE_ORDER_MARKS = ((b"\xfe\xff", "UTF-16"), (b"\xef\xbb\xbf", "UTF-8"))
 
@@ -141,19 +284,36 @@ def inspect_normalizer(path: str | Path) -> Path:
             f"normalizer file {path} does not exist or is not a file; check the path"
         )
     with path.open("rb") as f:
-        head = f.read(len(NORMALIZER_HEADER) + 3)
+        check_normalizer_bytes(f.read(len(NORMALIZER_HEADER) + 3), str(path))
+    return path
+
+
+def normalizer_in_zip(found: CheckpointFile) -> bytes:
+    """The bytes of the ``normalizer.bin`` stored in a model zip, checked like a file."""
+    where = f"{found.path} (its {NORMALIZER})"
+    try:
+        with zipfile.ZipFile(found.path) as archive:
+            data = archive.read(NORMALIZER)
+    except _ZIP_READ_ERRORS as e:
+        raise NotACheckpointError(f"{where} cannot be read ({e})") from e
+    check_normalizer_bytes(data, where)
+    return data
+
+
+def check_normalizer_bytes(head: bytes, where: str) -> None:
+    """Refuses data that does not start with NormalizerSerializer's header."""
     if head.startswith(NORMALIZER_HEADER):
-        return path
+        return
     for mark, name in _BYTE_ORDER_MARKS:
         if head.startswith(mark) and head[len(mark) :].startswith(NORMALIZER_HEADER):
             raise NotACheckpointError(
-                f"{path} is a DL4J normalizer with a {name} byte-order mark "
+                f"{where} is a DL4J normalizer with a {name} byte-order mark "
                 f"({len(mark)} bytes) put in front of it, probably by an editor or a "
                 f"text conversion; remove those bytes (tail -c +{len(mark) + 1} FILE > "
                 "fixed.bin) and pass the fixed file"
             )
     raise NotACheckpointError(
-        f"{path} is not a normalizer written by DL4J's NormalizerSerializer (it does "
+        f"{where} is not a normalizer written by DL4J's NormalizerSerializer (it does "
         f"not start with the NORMALIZER header but with {head[:8]!r}); pass the file "
         "that NormalizerSerializer or ModelSerializer.addNormalizerToModel wrote"
     )
@@ -191,6 +351,14 @@ def loadable_copy(found: CheckpointFile):
         return
     fd, tmp = tempfile.mkstemp(prefix="py_dl4j_ft-", suffix=".zip")
     try:
+        _write_patched_copy(found, fd)
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _write_patched_copy(found: CheckpointFile, fd: int) -> None:
+    try:
         with (
             os.fdopen(fd, "wb") as out,
             zipfile.ZipFile(found.path) as src,
@@ -204,6 +372,8 @@ def loadable_copy(found: CheckpointFile):
                 else:
                     with src.open(item) as data, dst.open(item.filename, "w") as copy:
                         shutil.copyfileobj(data, copy)
-        yield Path(tmp)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    except _ZIP_READ_ERRORS as e:
+        raise NotACheckpointError(
+            f"{found.path} is a damaged zip ({type(e).__name__}: {e}); copy the file "
+            "again from its source"
+        ) from e

@@ -181,6 +181,12 @@ def direct_buffer(array):
     return jpype.nio.convertToDirectBuffer(array)
 
 
+def input_stream(data: bytes):
+    """A java.io.InputStream over a copy of ``data``."""
+    ensure_started()
+    return jpype.JClass("java.io.ByteArrayInputStream")(jpype.JArray(jpype.JByte)(data))
+
+
 def long_array(values) -> object:
     return jpype.JArray(jpype.JLong)([int(v) for v in values])
 

@@ -14,7 +14,6 @@ import numpy as np
 
 from . import _arrays, _checkpoint, _jvm
 from .errors import (
-    CheckpointError,
     CorruptCheckpointError,
     DataError,
     LabelError,
@@ -126,15 +125,11 @@ class PreTrainedModel:
         if normalizer is not None:
             norm = _load_normalizer(Path(normalizer))
         elif found.has_normalizer:
-            with _jvm.java_errors(
-                f"the normalizer inside {found.path} could not be read",
-                default=CorruptCheckpointError,
-            ):
-                norm = _jvm.jclass(
-                    "org.deeplearning4j.util.ModelSerializer"
-                ).restoreNormalizerFromFile(
-                    _jvm.jclass("java.io.File")(str(found.path))
-                )
+            # Read here rather than by ModelSerializer.restoreNormalizerFromFile, whose
+            # fallback Java-deserializes the entry and may rewrite the model zip.
+            norm = _restore_normalizer(
+                _checkpoint.normalizer_in_zip(found), f"the normalizer in {found.path}"
+            )
         model = cls(net, found.kind, found.path, norm)
         log.info(
             "loaded %s %s: %d parameters%s",
@@ -465,23 +460,27 @@ def _dash(value) -> str:
 
 def _load_normalizer(path: Path):
     _checkpoint.inspect_normalizer(path)
+    return _restore_normalizer(path.read_bytes(), f"the normalizer {path}")
+
+
+def _restore_normalizer(data: bytes, what: str):
+    """A DataNormalization from NormalizerSerializer bytes, without any fallback."""
     with _jvm.java_errors(
-        f"DL4J could not read the normalizer {path}", default=CorruptCheckpointError
+        f"DL4J could not read {what}", default=CorruptCheckpointError
     ):
         norm = (
             _jvm.jclass(
-                "org.nd4j.linalg.dataset.api.preprocessor.serializer"
-                ".NormalizerSerializer"
+                "org.nd4j.linalg.dataset.api.preprocessor.serializer.NormalizerSerializer"
             )
             .getDefault()
-            .restore(_jvm.jclass("java.io.File")(str(path)))
+            .restore(_jvm.input_stream(data))
         )
     if not isinstance(
         norm, _jvm.jclass("org.nd4j.linalg.dataset.api.preprocessor.DataNormalization")
     ):
-        raise CheckpointError(
-            f"{path} holds a {norm.getClass().getSimpleName()}, which "
-            "normalizes multi-input data; a single-input one is needed"
+        raise CorruptCheckpointError(
+            f"{what} is a {norm.getClass().getSimpleName()}, which normalizes "
+            "multi-input data; a single-input one is needed"
         )
     return norm
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import struct
 import zipfile
 
 import pytest
@@ -63,9 +64,7 @@ def test_truncated_zip_is_named(tmp_path):
     whole = checkpoint("sawfly29__S_M/MyMultiLayerNetwork.zip").read_bytes()
     cut = tmp_path / "cut.zip"
     cut.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(
-        NotACheckpointError, match="not a zip archive|damaged or truncated"
-    ):
+    with pytest.raises(NotACheckpointError, match="truncated or damaged zip"):
         _checkpoint.inspect(cut)
 
 
@@ -111,3 +110,54 @@ def test_modern_graph_is_loaded_as_is():
     assert found.kind == "ComputationGraph" and not found.legacy_dropout
     with _checkpoint.loadable_copy(found) as same:
         assert same == found.path
+
+
+def _with_entry(source, tmp_path, name, transform):
+    """A copy of ``source`` whose entry ``name`` is replaced by ``transform(bytes)``."""
+    out = tmp_path / f"mutated-{name}.zip"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, transform(data) if item.filename == name else data)
+    return out
+
+
+def _patch(data: bytes, offset: int, value: bytes) -> bytes:
+    return data[:offset] + value + data[offset + len(value) :]
+
+
+# Offsets in the M2.1 loan model's coefficients.bin (MIXED_DATA_TYPES, rank 1, 117
+# floats): shape-buffer length at 18, shape at 40, stride at 48, data length at 98.
+@pytest.mark.parametrize(
+    "offset, value, words",
+    [
+        (98, struct.pack(">q", 2**40), r"needs 117 values, header says 1099511627776"),
+        (98, struct.pack(">q", 50), r"needs 117 values, header says 50"),
+        (48, struct.pack(">q", 2), r"strides \[2\] do not fit shape \[117\]"),
+        (18, struct.pack(">q", 2**20), r"rank 1 in 1048576 values"),
+    ],
+)
+def test_array_headers_that_would_crash_dl4j_are_refused(
+    tmp_path, offset, value, words
+):
+    source = checkpoint("kam2018__ai-agent-service/loan_approval_model.zip")
+    original = zipfile.ZipFile(source).read("coefficients.bin")
+    assert struct.unpack(">q", original[98:106])[0] == 117
+    bad = _with_entry(
+        source, tmp_path, "coefficients.bin", lambda b: _patch(b, offset, value)
+    )
+    with pytest.raises(NotACheckpointError, match=words):
+        _checkpoint.inspect(bad)
+
+
+def test_trailing_or_missing_data_bytes_are_refused(tmp_path):
+    source = checkpoint(
+        "deeplearning4j__deeplearning4j-examples/trained_iris_model.zip"
+    )
+    for name, change in (
+        ("longer", lambda b: b + b"\0" * 4),
+        ("shorter", lambda b: b[:-4]),
+    ):
+        bad = _with_entry(source, tmp_path, "coefficients.bin", change)
+        with pytest.raises(NotACheckpointError, match="39 FLOAT values need"):
+            _checkpoint.inspect(bad)

@@ -14,9 +14,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * The training loop behind fit and fine-tune: all epochs and minibatches run here, in one
  * call from Python, through DL4J's own fit(DataSetIterator).
  *
- * <p>A non-finite minibatch score stops training at the end of that batch, puts parameters,
- * updater state and counters back as they were before the call, and throws
+ * <p>A non-finite minibatch score, or non-finite parameters after an epoch, stop training,
+ * put parameters, updater state and counters back as they were before the call, and throw
  * {@link TrainingDivergedException}, so a bad learning rate never leaves a NaN model behind.
+ * Any other exception (from the progress callback, say) also restores the model before it
+ * propagates: a failed call leaves the network as it found it.
  */
 public final class Trainer {
     private Trainer() {}
@@ -61,13 +63,20 @@ public final class Trainer {
                 } else {
                     ((ComputationGraph) model).fit(batches);
                 }
+                // The score is computed before each update, so the last update of an epoch
+                // is only seen in the parameters themselves.
+                if (!scores.diverged() && !Double.isFinite(model.params().sumNumber().doubleValue())) {
+                    scores.markDiverged("parameters became non-finite in epoch " + (e + 1));
+                }
                 if (scores.diverged()) {
-                    before.restore(model);
                     throw new TrainingDivergedException(scores.divergenceMessage());
                 }
                 epochLoss[e] = scores.epochMean();
                 epochSeconds[e] = (System.nanoTime() - started) / 1e9;
             }
+        } catch (RuntimeException | Error failure) {
+            before.restore(model);
+            throw failure;
         } finally {
             model.setListeners(previous);
         }
@@ -91,6 +100,7 @@ public final class Trainer {
         private long weight;
         private double badScore = Double.NaN;
         private boolean diverged;
+        private String reason;
 
         ScoreListener(BatchIterator batches, Progress progress) {
             this.batches = batches;
@@ -127,7 +137,15 @@ public final class Trainer {
             return diverged;
         }
 
+        void markDiverged(String why) {
+            diverged = true;
+            reason = why;
+        }
+
         String divergenceMessage() {
+            if (reason != null) {
+                return reason;
+            }
             return "loss became " + badScore + " in epoch " + (epoch + 1) + ", minibatch "
                     + (batch + 1);
         }
