@@ -289,7 +289,7 @@ def inspect_normalizer(path: str | Path) -> Path:
 
 
 def normalizer_in_zip(found: CheckpointFile) -> bytes:
-    """The bytes of the ``normalizer.bin`` stored in a model zip, checked like a file."""
+    """The ``normalizer.bin`` stored in a model zip, checked like a file."""
     where = f"{found.path} (its {NORMALIZER})"
     try:
         with zipfile.ZipFile(found.path) as archive:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,8 @@ def load_dataset(
     """
     path = Path(path)
     if not path.is_file():
-        raise DataFileNotFoundError(f"data file {path} does not exist; check the path")
+        what = "is not a file" if path.exists() else "does not exist"
+        raise DataFileNotFoundError(f"data file {path} {what}; check the path")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         data = _load_npz(path)
@@ -66,19 +69,45 @@ def load_dataset(
     return data
 
 
+# What numpy and zipfile raise for a truncated, damaged or hostile .npy/.npz file.
+_NUMPY_READ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    MemoryError,  # a header that declares an impossible shape
+    zipfile.BadZipFile,
+    zlib.error,
+    AttributeError,  # an .npz member that is not an .npy array
+)
+
+
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise DataError(f"{path} is not a readable .npy array ({e})") from e
+        array = np.load(path, allow_pickle=False)
+    except _NUMPY_READ_ERRORS as e:
+        raise DataError(
+            f"{path} is not a readable .npy array ({type(e).__name__}: {e})"
+        ) from e
+    return _at_least_1d(array, path)
+
+
+def _at_least_1d(array, where) -> np.ndarray:
+    if not isinstance(array, np.ndarray) or array.ndim == 0:
+        raise DataError(
+            f"{where} holds a scalar; expected an array with one row per example"
+        )
+    return array
 
 
 def _load_npz(path: Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
-    except (ValueError, OSError) as e:
-        raise DataError(f"{path} is not a readable .npz archive ({e})") from e
+    except _NUMPY_READ_ERRORS as e:
+        raise DataError(
+            f"{path} is not a readable .npz archive ({type(e).__name__}: {e})"
+        ) from e
+    arrays = {k: _at_least_1d(v, f"{path}[{k!r}]") for k, v in arrays.items()}
     features = next((arrays[k] for k in _FEATURE_KEYS if k in arrays), None)
     if features is None:
         raise DataError(
@@ -91,16 +120,24 @@ def _load_npz(path: Path) -> Dataset:
 
 def _load_csv(path: Path, label_column: str | int | None) -> Dataset:
     # Blank lines are skipped, so each row keeps the file line it came from for
-    # messages.
-    with path.open(newline="") as f:
-        reader = csv.reader(f)
-        numbered = [
-            (reader.line_num, r) for r in reader if r and any(c.strip() for c in r)
-        ]
+    # messages. utf-8-sig drops the byte-order mark that spreadsheet exports add.
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            numbered = [
+                (reader.line_num, r) for r in reader if r and any(c.strip() for c in r)
+            ]
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not UTF-8 text ({e}); save it as UTF-8 CSV") from e
+    except csv.Error as e:
+        raise DataError(f"{path} is not a readable CSV file ({e})") from e
     if not numbered:
         raise DataError(f"{path} holds no rows")
+
+    # The first row is a header only if none of its cells is a number; a row of numbers
+    # with one bad cell is data with an error, reported below, not a header.
     header = None
-    if not _numeric(numbered[0][1]):
+    if not any(_is_number(c) for c in numbered[0][1]):
         header, numbered = [c.strip() for c in numbered[0][1]], numbered[1:]
     if not numbered:
         raise DataError(f"{path} has a header but no data rows")
@@ -126,9 +163,9 @@ def _load_csv(path: Path, label_column: str | int | None) -> Dataset:
     return Dataset(np.delete(values, index, axis=1), values[:, index])
 
 
-def _numeric(row: list[str]) -> bool:
+def _is_number(cell: str) -> bool:
     try:
-        [float(c) for c in row]
+        float(cell)
     except ValueError:
         return False
     return True

@@ -82,3 +82,42 @@ def test_pickled_npy_is_refused(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(DataError, match="not a readable .npy"):
         load_dataset(tmp_path / "obj.npy")
+
+
+def test_byte_order_mark_and_a_bad_first_row(tmp_path):
+    f = tmp_path / "bom.csv"
+    f.write_bytes(b"\xef\xbb\xbfa,label\n1,0\n2,1\n")
+    data = load_dataset(f, label_column="label")
+    assert data.features.ravel().tolist() == [1, 2] and data.labels.tolist() == [0, 1]
+    # One bad cell in a row of numbers is an error, not a header that hides a row.
+    f.write_text("1,,0\n5,6,1\n")
+    with pytest.raises(DataError, match=r"line 1, column 1: '' is not a number"):
+        load_dataset(f, label_column=-1)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("cut.npz", None, "not a readable .npz"),
+        ("empty.npy", b"", "not a readable .npy"),
+        ("utf16.csv", "a,b\n1,2\n".encode("utf-16"), "not UTF-8 text"),
+    ],
+)
+def test_damaged_files_get_named_errors(tmp_path, name, content, message):
+    f = tmp_path / name
+    if content is None:
+        np.savez_compressed(f, x=np.arange(1000.0))
+        f.write_bytes(f.read_bytes()[:300])
+    else:
+        f.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        load_dataset(f)
+
+
+def test_scalar_arrays_and_directories(tmp_path):
+    np.savez(tmp_path / "s.npz", x=np.float64(3.0))
+    with pytest.raises(DataError, match=r"holds a scalar"):
+        load_dataset(tmp_path / "s.npz")
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(DataFileNotFoundError, match="is not a file"):
+        load_dataset(tmp_path / "d.csv")
