@@ -34,13 +34,16 @@ def numpy_dtype(nd4j_type: str) -> np.dtype:
         ) from None
 
 
-def prepare(values, dtype: np.dtype, what: str, finite: bool = True) -> np.ndarray:
+def prepare(values, dtype: np.dtype, what: str) -> np.ndarray:
     """``values`` as a C-ordered, native-endian array of ``dtype``, checked for use.
 
-    Raises :class:`DataError` for 0-d, empty, non-numeric or (with ``finite``) NaN/inf
-    input.
+    Raises :class:`DataError` for ragged, 0-d, empty, non-numeric or NaN/inf input, and
+    for values beyond the range of ``dtype``.
     """
-    array = np.asarray(values)
+    try:
+        array = np.asarray(values)
+    except ValueError as e:  # ragged nested lists
+        raise DataError(f"{what} cannot form a regular array ({e})") from e
     if array.dtype == object or array.dtype.kind not in "biuf":
         raise DataError(
             f"{what} must be numeric; got an array of dtype {array.dtype}. "
@@ -55,17 +58,24 @@ def prepare(values, dtype: np.dtype, what: str, finite: bool = True) -> np.ndarr
         raise DataError(
             f"{what} is empty (shape {array.shape}); pass at least one example"
         )
-    out = np.ascontiguousarray(array, dtype=dtype)
-    if out.nbytes > MAX_BYTES:
+    if array.size * dtype.itemsize > MAX_BYTES:
         raise DataError(
-            f"{what} takes {out.nbytes / 2**30:.1f} GiB; one hand-over is limited "
-            "to 2 GiB, so split it into smaller parts"
+            f"{what} would take {array.size * dtype.itemsize / 2**30:.1f} GiB; one "
+            "hand-over is limited to 2 GiB, so split it into smaller parts"
         )
-    if finite and out.dtype.kind == "f" and not np.isfinite(out).all():
-        bad = np.argwhere(~np.isfinite(out))[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(array, dtype=dtype)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        original = array[index]
+        if np.isfinite(original):
+            raise DataError(
+                f"{what} holds {float(original):g} at index {index}, beyond the range "
+                f"of the model's {dtype.name}; rescale the data"
+            )
         raise DataError(
-            f"{what} contains {out[tuple(bad)]} at index {tuple(int(i) for i in bad)};"
-            " remove or impute non-finite values first"
+            f"{what} contains {original} at index {index}; remove or impute "
+            "non-finite values first"
         )
     return out
 

@@ -223,20 +223,19 @@ def java_errors(doing: str, default: type[Dl4jFtError] = JavaError) -> Iterator[
         yield
     except jpype.JException as e:
         java_class = e.getClass().getName()
-        chain, cause = [], e
-        while cause is not None and len(chain) < 8:
-            text = cause.getMessage()
-            chain.append(
-                f"{cause.getClass().getSimpleName()}: {text}"
-                if text is not None
-                else str(cause.getClass().getSimpleName())
-            )
-            cause = cause.getCause()
-        kind = next(
-            (ours for name, ours in _TRANSLATIONS if name == java_class), default
-        )
-        message = f"{doing}: {chain[-1] if len(chain) > 1 else chain[0]}"
-        error = kind(message)
+        kind = next((ours for name, ours in _TRANSLATIONS if name == java_class), None)
+        if kind is not None and e.getMessage() is not None:
+            # Our own and DL4J's input exceptions carry a message meant for the user.
+            detail = str(e.getMessage())
+        else:
+            # Otherwise the innermost cause usually names the real problem.
+            root = e
+            while root.getCause() is not None and root.getCause() is not root:
+                root = root.getCause()
+            text = root.getMessage()
+            name = str(root.getClass().getSimpleName())
+            detail = name if text is None else f"{name}: {text}"
+        error = (kind or default)(f"{doing}: {detail}")
         error.java_class = java_class
         error.java_trace = str(e.stacktrace())
         raise error from e

@@ -18,7 +18,9 @@ import tomllib
 from .errors import SetupError
 
 BACKENDS = ("cpu", "cuda")
-_SIZE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+_SIZE = re.compile(r"^([1-9][0-9]*)([kKmMgG])$")
+_UNITS = {"k": 2**10, "m": 2**20, "g": 2**30}
+_MIN_HEAP = 64 * 2**20  # below this DL4J cannot even load a small model
 _LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "off")
 
 
@@ -61,7 +63,7 @@ def _config_file() -> dict:
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise SetupError(
             f"config file {path} could not be read ({e}); fix or remove it"
         ) from e
@@ -85,12 +87,19 @@ def resolve(**given) -> Settings:
                 values[field.name] = candidate
                 break
 
+    for name in ("backend", "heap", "offheap", "java_log_level"):
+        if name in values and not isinstance(values[name], str):
+            raise SetupError(f"{name} must be a string; got {values[name]!r}")
     if "jar_cache" in values:
+        if not isinstance(values["jar_cache"], (str, os.PathLike)):
+            raise SetupError(f"jar_cache must be a path; got {values['jar_cache']!r}")
         values["jar_cache"] = Path(values["jar_cache"]).expanduser()
     if "extra_jars" in values:
         jars = values["extra_jars"]
-        if isinstance(jars, str):
-            jars = [j for j in jars.split(os.pathsep) if j]
+        if isinstance(jars, (str, os.PathLike)):
+            jars = [j for j in str(jars).split(os.pathsep) if j]
+        if not all(isinstance(j, (str, os.PathLike)) for j in jars):
+            raise SetupError(f"extra_jars must be a list of paths; got {jars!r}")
         values["extra_jars"] = tuple(Path(j).expanduser() for j in jars)
     settings = Settings(**values)
     _validate(settings)
@@ -102,10 +111,25 @@ def _validate(s: Settings) -> None:
         raise SetupError(
             f"backend must be one of {', '.join(BACKENDS)}; got {s.backend!r}"
         )
+    # A heap the JVM cannot start with ends the whole Python process, so it is checked
+    # here: a unit is required (a bare 512 would mean 512 bytes), and the size must fit.
     for name in ("heap", "offheap"):
         value = getattr(s, name)
-        if value is not None and not _SIZE.match(str(value)):
-            raise SetupError(f"{name} must be a size such as 512m or 4g; got {value!r}")
+        if value is None:
+            continue
+        match = _SIZE.match(value)
+        if not match:
+            raise SetupError(
+                f"{name} must be a size with a unit, such as 512m or 4g; got {value!r}"
+            )
+        size = int(match.group(1)) * _UNITS[match.group(2).lower()]
+        if size < _MIN_HEAP:
+            raise SetupError(f"{name} must be at least 64m; got {value!r}")
+        if size > _physical_memory():
+            raise SetupError(
+                f"{name} {value} is more than this machine's "
+                f"{_physical_memory() / 2**30:.0f} GiB of memory; choose a smaller size"
+            )
     if s.java_log_level not in _LOG_LEVELS:
         raise SetupError(
             f"java_log_level must be one of {', '.join(_LOG_LEVELS)}; "
@@ -116,3 +140,10 @@ def _validate(s: Settings) -> None:
             raise SetupError(
                 f"extra jar {jar} does not exist; pass the path of a .jar file"
             )
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**62  # unknown: let the JVM judge

@@ -10,99 +10,143 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
+import math
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 
 import click
 import numpy as np
 
-from . import _jars, _jvm, _settings
+from . import _files, _jars, _jvm, _settings
 from .data import load_dataset
-from .errors import DataError, Dl4jFtError, OutputExistsError
+from .errors import DataError, Dl4jFtError
 from .model import PreTrainedModel
 
 log = logging.getLogger("py_dl4j_ft")
 
+_STATE = "py_dl4j_ft"
 
-def _fail(error: BaseException, verbose: int) -> None:
-    if verbose:
+
+# Options every command takes, before or after the command name; defined once.
+
+
+def _remember(ctx, param, value):
+    """Collects the shared options wherever they were given, in the root context."""
+    state = ctx.find_root().meta.setdefault(_STATE, {"verbose": 0, "quiet": 0})
+    if param.name in ("verbose", "quiet"):
+        state[param.name] += value
+    elif value not in (None, ()):
+        state[param.name] = value
+    return value
+
+
+_SHARED_OPTIONS = [
+    (
+        ("-v", "--verbose"),
+        {"count": True, "help": "More output; -vv adds DL4J's log and stack traces."},
+    ),
+    (("-q", "--quiet"), {"count": True, "help": "Only results and errors."}),
+    (
+        ("--backend",),
+        {
+            "type": click.Choice(_settings.BACKENDS),
+            "help": "ND4J backend [PY_DL4J_FT_BACKEND; default cpu].",
+        },
+    ),
+    (("--heap",), {"help": "Java heap, e.g. 4g [PY_DL4J_FT_HEAP; default 2g]."}),
+    (
+        ("--offheap",),
+        {"help": "Cap on ND4J native memory, e.g. 8g [PY_DL4J_FT_OFFHEAP]."},
+    ),
+    (
+        ("--jar-cache",),
+        {
+            "type": click.Path(path_type=Path),
+            "help": "Where setup puts the jars [PY_DL4J_FT_JAR_CACHE].",
+        },
+    ),
+    (
+        ("--extra-jar", "extra_jars"),
+        {
+            "multiple": True,
+            "type": click.Path(path_type=Path),
+            "help": "Jar to add to the classpath (custom layers); repeatable.",
+        },
+    ),
+]
+
+
+def _shared(command):
+    """Adds the shared options; their values are collected by :func:`_remember`."""
+    for names, settings in reversed(_SHARED_OPTIONS):
+        command = click.option(
+            *names, expose_value=False, callback=_remember, **settings
+        )(command)
+    return command
+
+
+def _state() -> dict:
+    return (
+        click.get_current_context()
+        .find_root()
+        .meta.setdefault(_STATE, {"verbose": 0, "quiet": 0})
+    )
+
+
+def _fail(error: BaseException) -> None:
+    if _state()["verbose"]:
         trace = getattr(error, "java_trace", "")
         click.echo("".join(traceback.format_exception(error)) + (trace or ""), err=True)
-    message = " ".join(str(error).split())
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {' '.join(str(error).split())}", err=True)
     sys.exit(getattr(error, "exit_code", 1))
 
 
 def _guarded(command):
-    """Runs a command, turning our errors into one line on stderr and an exit code."""
+    """Applies the shared options, then runs the command with errors as one line."""
 
     @functools.wraps(command)
     def run(*args, **kwargs):
-        verbose = click.get_current_context().find_root().obj["verbose"]
+        state = _state()
+        level = state["verbose"] - state["quiet"]
+        logging.basicConfig(
+            level=logging.WARNING - 10 * max(min(level, 2), -1),
+            stream=sys.stderr,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
         try:
+            _jvm.configure(
+                backend=state.get("backend"),
+                heap=state.get("heap"),
+                offheap=state.get("offheap"),
+                jar_cache=state.get("jar_cache"),
+                extra_jars=state.get("extra_jars"),
+                java_log_level="info"
+                if level >= 2
+                else "warn"
+                if level >= 0
+                else "error",
+            )
             return command(*args, **kwargs)
         except Dl4jFtError as e:
-            _fail(e, verbose)
+            _fail(e)
         except (ValueError, OSError) as e:
-            # Plain argument and file-system errors from the API: still one line.
+            # Argument and file-system errors that the API passes on as they are.
             e.exit_code = 5 if isinstance(e, ValueError) else 1
-            _fail(e, verbose)
+            _fail(e)
 
-    return run
+    return _shared(run)
 
 
 @click.group()
-@click.option(
-    "-v", "--verbose", count=True, help="More output; -vv shows DL4J's own log."
-)
-@click.option("-q", "--quiet", count=True, help="Less output.")
-@click.option(
-    "--backend",
-    type=click.Choice(_settings.BACKENDS),
-    help="ND4J backend [env PY_DL4J_FT_BACKEND; default cpu].",
-)
-@click.option("--heap", help="Java heap, e.g. 4g [env PY_DL4J_FT_HEAP; default 2g].")
-@click.option(
-    "--offheap", help="Cap on ND4J native memory, e.g. 8g [PY_DL4J_FT_OFFHEAP]."
-)
-@click.option(
-    "--jar-cache",
-    type=click.Path(path_type=Path),
-    help="Where setup puts the jars [PY_DL4J_FT_JAR_CACHE].",
-)
-@click.option(
-    "--extra-jar",
-    "extra_jars",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Jar to add to the classpath (e.g. custom layers); repeatable.",
-)
 @click.version_option(package_name="py_dl4j_ft")
-@click.pass_context
-def cli(ctx, verbose, quiet, backend, heap, offheap, jar_cache, extra_jars):
-    """Inspect, fine-tune, evaluate and save DeepLearning4J checkpoints."""
-    level = verbose - quiet
-    logging.basicConfig(
-        level=logging.WARNING - 10 * max(min(level, 2), -2),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    java_log = "info" if level >= 2 else "warn" if level >= 0 else "error"
-    ctx.obj = {"verbose": verbose, "quiet": quiet > 0}
-    try:
-        _jvm.configure(
-            backend=backend,
-            heap=heap,
-            offheap=offheap,
-            jar_cache=jar_cache,
-            extra_jars=extra_jars or None,
-            java_log_level=java_log,
-        )
-    except Dl4jFtError as e:
-        _fail(e, verbose)
+@_shared
+def cli():
+    """Inspect, fine-tune, evaluate and save DeepLearning4J checkpoints.
+
+    The options -v, -q, --backend, --heap, --offheap, --jar-cache and --extra-jar may
+    be given before or after the command name.
+    """
 
 
 # Options several commands share, defined once.
@@ -144,6 +188,12 @@ def _data_options(labels_required: bool):
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
+def _positive_rate(ctx, param, value):
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a positive finite number, got {value}")
+    return value
+
+
 def _load_labelled(path, label_column, labels_path):
     data = load_dataset(path, label_column=label_column, labels_path=labels_path)
     if data.labels is None:
@@ -161,9 +211,9 @@ def _metrics_line(metrics: dict) -> str:
     )
 
 
-def _progress_bar(ctx, epochs: int):
+def _progress_bar(epochs: int):
     """A tqdm bar over all minibatches, or None when stderr is no terminal or -q."""
-    if ctx.find_root().obj["quiet"] or not sys.stderr.isatty():
+    if _state()["quiet"] or not sys.stderr.isatty():
         return None, None
     from tqdm import tqdm
 
@@ -179,6 +229,12 @@ def _progress_bar(ctx, epochs: int):
     return bar, update
 
 
+def _say(line: str) -> None:
+    """Progress for people: stdout, unless -q."""
+    if not _state()["quiet"]:
+        click.echo(line)
+
+
 # Commands.
 
 
@@ -190,6 +246,12 @@ def _progress_bar(ctx, epochs: int):
 def setup(force):
     """Resolve the DL4J/ND4J jars with Maven and build the Java helper (once)."""
     settings = _jvm.settings()
+    if not _state()["quiet"]:
+        click.echo(
+            f"resolving the DL4J {_jars.DL4J_VERSION} jars for the {settings.backend} "
+            "backend with Maven (the first run downloads about 180 MB)...",
+            err=True,
+        )
     target = _jars.setup(settings, force=force)
     jars = len(list((target / "lib").glob("*.jar")))
     click.echo(f"{settings.backend} backend ready: {jars} jars in {target}")
@@ -203,12 +265,8 @@ def info(model, normalizer, as_json):
     """Show a checkpoint's layers, sizes, losses, learning rates and inputs."""
     m = PreTrainedModel.load(model, normalizer=normalizer)
     if as_json:
-        click.echo(
-            json.dumps(
-                dict(m.info, path=str(model), normalizer=m.normalizer is not None),
-                indent=2,
-            )
-        )
+        described = dict(m.info, path=str(model), normalizer=m.normalizer is not None)
+        click.echo(json.dumps(described, indent=2))
     else:
         click.echo(m.summary())
 
@@ -221,11 +279,22 @@ def info(model, normalizer, as_json):
     "-lr",
     type=float,
     required=True,
+    callback=_positive_rate,
     help="Rate for every layer; usually well below the original.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Shuffling seed.")
+@click.option(
+    "--epochs", type=click.IntRange(1, 2**31 - 1), default=1, show_default=True
+)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 2**31 - 1), default=32, show_default=True
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(-(2**63), 2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Shuffling seed.",
+)
 @click.option("--no-shuffle", is_flag=True, help="Keep the file's row order.")
 @click.option(
     "--eval-data",
@@ -240,10 +309,8 @@ def info(model, normalizer, as_json):
 )
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @_json_option
-@click.pass_context
 @_guarded
 def fine_tune(
-    ctx,
     model,
     normalizer,
     data_path,
@@ -260,19 +327,19 @@ def fine_tune(
     as_json,
 ):
     """Fine-tune MODEL on labelled data at a small learning rate; save to --out."""
-    _check_out(out, overwrite)
     if out.resolve() == model.resolve():
         raise DataError(
             f"--out {out} is the input model; write the result to a new file"
         )
+    _files.check_output(out, overwrite)
     train = _load_labelled(data_path, label_column, labels_path)
     check = _load_labelled(eval_data, label_column, None) if eval_data else train
     m = PreTrainedModel.load(model, normalizer=normalizer)
     before = m.evaluate(check.features, check.labels)
     if not as_json:
-        click.echo(f"before: {_metrics_line(before)}")
+        _say(f"before: {_metrics_line(before)}")
 
-    bar, update = _progress_bar(ctx, epochs)
+    bar, update = _progress_bar(epochs)
     try:
         history = m.fine_tune(
             train.features,
@@ -302,23 +369,14 @@ def fine_tune(
                 indent=2,
             )
         )
-    else:
-        for e in history.epochs:
-            click.echo(f"epoch {e.epoch}: loss {e.loss:.4f} ({e.seconds:.2f} s)")
-        click.echo(f"after:  {_metrics_line(after)}")
-        click.echo(f"saved {saved}")
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    """Refuses an unusable --out before any work is done."""
-    if out.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{out} already exists; choose another --out or pass --overwrite"
+        return
+    for i, e in enumerate(history.epochs, 1):
+        _say(
+            f"epoch {i}/{epochs}: loss {e.loss:.4f} ({e.seconds:.2f} s; "
+            f"the model's epoch {e.epoch})"
         )
-    if not out.parent.is_dir():
-        raise DataError(
-            f"--out {out}: folder {out.parent} does not exist; create it first"
-        )
+    click.echo(f"after:  {_metrics_line(after)}")
+    _say(f"saved {saved}")
 
 
 @cli.command()
@@ -353,11 +411,21 @@ def predict(
 ):
     """Run MODEL on the features in --data (a label column, if named, is dropped)."""
     if out is not None:
-        _check_out(out, overwrite)
         if out.suffix.lower() not in (".npy", ".csv"):
             raise DataError(f"--out must end in .npy or .csv; got {out.name}")
+        _files.check_output(out, overwrite)
     data = load_dataset(data_path, label_column=label_column, labels_path=labels_path)
     m = PreTrainedModel.load(model, normalizer=normalizer)
+    expected = m.info["inputs"][0]["size"] if len(m.info["inputs"]) == 1 else -1
+    if (
+        label_column is None
+        and data.features.ndim == 2
+        and data.features.shape[1] == expected + 1
+    ):
+        raise DataError(
+            f"{data_path} has {data.features.shape[1]} columns and the model takes "
+            f"{expected}; if one of them holds labels, name it with --label-column"
+        )
     result = m.predict_classes(data.features) if classes else m.predict(data.features)
     if out is None:
         np.savetxt(
@@ -367,29 +435,22 @@ def predict(
             delimiter=",",
         )
         return
-    _write_atomically(out, result)
-    click.echo(f"wrote {result.shape} predictions to {out}", err=True)
+    _write_predictions(out, result, overwrite)
+    if not _state()["quiet"]:
+        click.echo(f"wrote {result.shape} predictions to {out}", err=True)
 
 
-def _write_atomically(out: Path, result: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if out.suffix.lower() == ".npy":
-                np.save(f, result)
-            else:
-                np.savetxt(
-                    f,
-                    result.reshape(len(result), -1),
-                    delimiter=",",
-                    fmt="%d" if result.dtype.kind == "i" else "%.7g",
-                )
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_predictions(out: Path, result: np.ndarray, overwrite: bool) -> None:
+    with _files.atomic_output(out, overwrite) as tmp, tmp.open("wb") as f:
+        if out.suffix.lower() == ".npy":
+            np.save(f, result)
+        else:
+            np.savetxt(
+                f,
+                result.reshape(len(result), -1),
+                delimiter=",",
+                fmt="%d" if result.dtype.kind == "i" else "%.7g",
+            )
 
 
 @cli.command()
@@ -400,16 +461,22 @@ def _write_atomically(out: Path, result: np.ndarray) -> None:
     show_default=True,
     help="Where the base and fine-tuned checkpoints go.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @_json_option
-@click.pass_context
 @_guarded
-def demo(ctx, workdir, epochs, as_json):
+def demo(workdir, epochs, as_json):
     """Fine-tune a DL4J checkpoint on scikit-learn's digits, end to end."""
     from . import demo as demo_module
 
-    bar, update = _progress_bar(ctx, epochs)
-    echo = (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    bar, update = _progress_bar(epochs)
+    quiet = _state()["quiet"]
+    if as_json or quiet:
+
+        def echo(line):
+            if not quiet:
+                click.echo(line, err=True)
+    else:
+        echo = click.echo
     try:
         result = demo_module.run(workdir, epochs=epochs, echo=echo, progress=update)
     finally:
@@ -420,4 +487,16 @@ def demo(ctx, workdir, epochs, as_json):
 
 
 def main() -> None:
-    cli(prog_name="dl4j-ft")
+    """Entry point: usage errors and a closed pipe end like every other error."""
+    try:
+        cli.main(prog_name="dl4j-ft", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as e:
+        click.echo(f"error: {' '.join(e.format_message().split())}", err=True)
+        sys.exit(2 if isinstance(e, click.UsageError) else e.exit_code)
+    except BrokenPipeError:
+        # The reader (head, less) has gone; say nothing more.
+        sys.stderr.close()
+        sys.exit(0)

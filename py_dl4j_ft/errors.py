@@ -46,6 +46,12 @@ class JVMSettingsError(Dl4jFtError, RuntimeError):
     exit_code = 3
 
 
+class ArgumentError(Dl4jFtError, ValueError):
+    """An argument is out of its range or of the wrong type (epochs, rates, ...)."""
+
+    exit_code = 2
+
+
 # Input files.
 
 

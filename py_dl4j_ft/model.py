@@ -5,19 +5,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import tempfile
+import math
+import numbers
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from . import _arrays, _checkpoint, _jvm
+from . import _arrays, _checkpoint, _files, _jvm
 from .errors import (
+    ArgumentError,
     CorruptCheckpointError,
     DataError,
     LabelError,
-    OutputExistsError,
     ShapeError,
     TrainingDivergedError,
 )
@@ -209,16 +209,19 @@ class PreTrainedModel:
         A learning-rate schedule stored in the checkpoint is replaced by this fixed
         rate.
         """
-        if not (
-            isinstance(learning_rate, (int, float))
-            and np.isfinite(learning_rate)
-            and learning_rate > 0
-        ):
-            raise ValueError(
-                f"learning_rate must be a positive finite number; got {learning_rate!r}"
-            )
+        _check_rate(learning_rate)
         with _jvm.java_errors("setting the learning rate"):
             self.java_model.setLearningRate(float(learning_rate))
+        self._info = None
+
+    def _restore_rates(self, rates: dict[str, float]) -> None:
+        """Puts back per-layer rates read from :attr:`learning_rates` earlier."""
+        with _jvm.java_errors("restoring the learning rates"):
+            for index, layer in enumerate(self.info["layers"]):
+                rate = rates.get(layer["name"])
+                if rate is not None:
+                    key = index if self.kind == "MultiLayerNetwork" else layer["name"]
+                    self.java_model.setLearningRate(key, float(rate))
         self._info = None
 
     def summary(self) -> str:
@@ -269,29 +272,12 @@ class PreTrainedModel:
 
         Returns the :class:`History` of this call; ``self.history`` keeps all epochs. If
         the loss stops being finite, parameters and optimizer state are put back as they
-        were and :class:`TrainingDivergedError` is raised.
+        were and :class:`TrainingDivergedError` is raised; any other failure during
+        training (a progress callback that raises, say) restores them too.
         """
-        _positive_int("epochs", epochs)
-        _positive_int("batch_size", batch_size)
-        x, rows = self._features_to_java(features)
-        y = self._labels_to_java(labels, rows)
-        callback = None if progress is None else _ProgressProxy(progress)
-
-        with _jvm.java_errors("training"):
-            try:
-                losses, seconds = _jvm.helper("Trainer").fit(
-                    self.java_model, x, y, batch_size, epochs, shuffle, seed, callback
-                )
-            finally:
-                self._info = None
-        first_epoch = self.info["epoch_count"] - epochs
-        rate = self.learning_rate
-        records = tuple(
-            EpochRecord(first_epoch + i + 1, float(loss), rate, float(secs))
-            for i, (loss, secs) in enumerate(zip(losses, seconds, strict=True))
+        return self._fit(
+            features, labels, None, epochs, batch_size, shuffle, seed, progress
         )
-        self.history.extend(records)
-        return History(records)
 
     def fine_tune(
         self,
@@ -309,29 +295,87 @@ class PreTrainedModel:
 
         Fine-tuning a pre-trained model normally takes a rate well below the one it was
         trained with, so that the learned features are adjusted rather than overwritten.
+        If training fails, the earlier rates are put back with the parameters.
         """
-        self.set_learning_rate(learning_rate)
-        try:
-            return self.train(
-                features,
-                labels,
-                epochs=epochs,
-                batch_size=batch_size,
-                shuffle=shuffle,
-                seed=seed,
-                progress=progress,
+        return self._fit(
+            features, labels, learning_rate, epochs, batch_size, shuffle, seed, progress
+        )
+
+    def _fit(
+        self,
+        features,
+        labels,
+        learning_rate,
+        epochs,
+        batch_size,
+        shuffle,
+        seed,
+        progress,
+    ) -> History:
+        # Every argument and all data are checked, and converted, before the model is
+        # touched, so a refusal leaves it exactly as it was.
+        _check_count("epochs", epochs)
+        _check_count("batch_size", batch_size)
+        _check_seed(seed)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise ArgumentError(f"shuffle must be True or False; got {shuffle!r}")
+        if progress is not None and not callable(progress):
+            raise ArgumentError(
+                f"progress must be a callable or None; got {progress!r}"
             )
-        except TrainingDivergedError as e:
-            raise TrainingDivergedError(
-                f"{e}; the model was restored to its state before "
-                f"training. Try a learning rate below {learning_rate}"
-            ) from e
+        if learning_rate is not None:
+            _check_rate(learning_rate)
+        x, rows = self._features_to_java(features)
+        y = self._labels_to_java(labels, rows)
+        callback = None if progress is None else _ProgressProxy(progress)
+
+        rates_before = self.learning_rates
+        if learning_rate is not None:
+            self.set_learning_rate(learning_rate)
+        try:
+            with _jvm.java_errors("training"):
+                try:
+                    losses, seconds = _jvm.helper("Trainer").fit(
+                        self.java_model,
+                        x,
+                        y,
+                        batch_size,
+                        epochs,
+                        bool(shuffle),
+                        int(seed),
+                        callback,
+                    )
+                finally:
+                    self._info = None
+        except BaseException as e:
+            if learning_rate is not None:
+                self._restore_rates(rates_before)
+            if isinstance(e, TrainingDivergedError):
+                advice = (
+                    "a lower learning rate"
+                    if learning_rate is None
+                    else (f"a learning rate below {learning_rate:g}")
+                )
+                raise TrainingDivergedError(
+                    f"{e}; the model was restored to its state before training. Try "
+                    f"{advice}, or check the features' scale"
+                ) from e
+            raise
+
+        first_epoch = self.info["epoch_count"] - epochs
+        rate = self.learning_rate
+        records = tuple(
+            EpochRecord(first_epoch + i + 1, float(loss), rate, float(secs))
+            for i, (loss, secs) in enumerate(zip(losses, seconds, strict=True))
+        )
+        self.history.extend(records)
+        return History(records)
 
     # Inference.
 
     def predict(self, features, *, batch_size: int = 1024) -> np.ndarray:
         """The network's output for each row: class probabilities for a classifier."""
-        _positive_int("batch_size", batch_size)
+        _check_count("batch_size", batch_size)
         x, _ = self._features_to_java(features)
         with _jvm.java_errors("predicting"):
             out = _jvm.helper("Inference").predict(self.java_model, x, batch_size)
@@ -359,7 +403,7 @@ class PreTrainedModel:
         averaged over output columns (DL4J's RegressionEvaluation). ``loss`` is DL4J's
         score, which includes any L1/L2 penalty.
         """
-        _positive_int("batch_size", batch_size)
+        _check_count("batch_size", batch_size)
         x, rows = self._features_to_java(features)
         y = self._labels_to_java(labels, rows)
         with _jvm.java_errors("evaluating"):
@@ -384,27 +428,9 @@ class PreTrainedModel:
         left half-written. An existing file is replaced only with ``overwrite=True``.
         """
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise OutputExistsError(
-                f"{path} already exists; choose another path or pass "
-                "overwrite=True (--overwrite)"
-            )
-        if path.is_dir():
-            raise OutputExistsError(
-                f"{path} is a directory; give a file name ending in .zip"
-            )
-        if not path.parent.is_dir():
-            raise FileNotFoundError(
-                f"folder {path.parent} does not exist; create it first"
-            )
-
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-        )
-        os.close(fd)
-        try:
-            serializer = _jvm.jclass("org.deeplearning4j.util.ModelSerializer")
-            file = _jvm.jclass("java.io.File")(tmp)
+        serializer = _jvm.jclass("org.deeplearning4j.util.ModelSerializer")
+        with _files.atomic_output(path, overwrite) as tmp:
+            file = _jvm.jclass("java.io.File")(str(tmp))
             with _jvm.java_errors(f"writing {path}"):
                 serializer.writeModel(self.java_model, file, bool(save_updater))
                 # writeModel(..., normalizer) fails in M2.1 (its stream is closed
@@ -412,10 +438,6 @@ class PreTrainedModel:
                 # temporary file.
                 if self.normalizer is not None:
                     serializer.addNormalizerToModel(file, self.normalizer)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         log.info("saved %s", path)
         return path
 
@@ -436,8 +458,12 @@ class PreTrainedModel:
     def _labels_to_java(self, labels, rows: int):
         if labels is None:
             raise LabelError("labels are required to train or evaluate; got None")
+        try:
+            labels = np.asarray(labels)
+        except ValueError as e:  # ragged nested lists
+            raise LabelError(f"labels cannot form a regular array ({e})") from e
         y = _encode_labels(
-            np.asarray(labels),
+            labels,
             self._output,
             self.is_classifier,
             rows,
@@ -485,9 +511,39 @@ def _restore_normalizer(data: bytes, what: str):
     return norm
 
 
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+_JAVA_INT_MAX = 2**31 - 1
+
+
+def _check_count(name: str, value) -> None:
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, np.integer))
+        or not 1 <= value <= _JAVA_INT_MAX
+    ):
+        raise ArgumentError(
+            f"{name} must be a whole number from 1 to {_JAVA_INT_MAX}; got {value!r}"
+        )
+
+
+def _check_seed(seed) -> None:
+    if (
+        isinstance(seed, (bool, np.bool_))
+        or not isinstance(seed, (int, np.integer))
+        or not -(2**63) <= seed < 2**63
+    ):
+        raise ArgumentError(f"seed must be a 64-bit whole number; got {seed!r}")
+
+
+def _check_rate(rate) -> None:
+    if (
+        isinstance(rate, (bool, np.bool_))
+        or not isinstance(rate, numbers.Real)
+        or not math.isfinite(rate)
+        or rate <= 0
+    ):
+        raise ArgumentError(
+            f"learning_rate must be a positive finite number; got {rate!r}"
+        )
 
 
 def _check_features(x: np.ndarray, spec: dict) -> np.ndarray:
@@ -519,6 +575,8 @@ def _check_features(x: np.ndarray, spec: dict) -> np.ndarray:
             hint = f"; this looks like {layout} data, use x.transpose({order})"
         elif rank == 3 and x.shape[2 if axis == 1 else 1] == size:
             hint = "; the time and feature axes look swapped, use x.transpose(0, 2, 1)"
+        elif rank == 2 and x.shape[0] == size:
+            hint = "; if each column is one example, pass x.T"
         raise ShapeError(
             f"the model expects {size} {_what(spec)} on axis {axis} "
             f"({_layout(spec)}); got shape {x.shape}{hint}"
@@ -590,24 +648,48 @@ def _encode_labels(
             f"the output layer has {width} outputs; expected {expected}, got "
             f"shape {y.shape}"
         )
+    if classifier and not sparse and width > 1:
+        _check_class_rows(y, spec.get("loss", ""))
     return y
 
 
+def _check_class_rows(y: np.ndarray, loss: str) -> None:
+    """One-hot or probability rows: values in [0, 1], summing to 1 under softmax."""
+    if y.dtype.kind not in "biuf":
+        raise LabelError(f"class labels must be numbers; got dtype {y.dtype}")
+    values = y.astype(np.float64)
+    outside = (values < 0) | (values > 1) | ~np.isfinite(values)
+    if outside.any():
+        bad = values[outside].flat[0]
+        raise LabelError(
+            f"one-hot or probability labels must lie in [0, 1]; got {bad:g}. Pass "
+            "class ids or rows of 0s and 1s"
+        )
+    if loss in ("LossMCXENT", "LossNegativeLogLikelihood"):
+        sums = values.sum(axis=1)
+        off = np.abs(sums - 1) > 1e-3
+        if off.any():
+            raise LabelError(
+                f"each label row must sum to 1 for {loss} (one class per example); "
+                f"a row sums to {sums[off].flat[0]:g}"
+            )
+
+
 def _class_ids(y: np.ndarray, n_classes: int) -> np.ndarray:
-    if y.dtype.kind not in "biuf" or (
-        y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)
-    ):
+    if y.dtype.kind not in "biuf":
         raise LabelError(
-            f"class labels must be whole numbers 0..{n_classes - 1}; got values "
-            f"such as {y.flat[0]!r}"
+            f"class labels must be whole numbers 0..{n_classes - 1}; got an array of "
+            f"dtype {y.dtype}. Map the categories to numbers first"
         )
-    ids = y.astype(np.int64)
-    if ids.min() < 0 or ids.max() >= n_classes:
+    values = y.astype(np.float64)
+    bad = ~np.isfinite(values) | (np.mod(values, 1) != 0)
+    bad |= (values < 0) | (values >= n_classes)
+    if bad.any():
         raise LabelError(
-            f"class labels must lie in 0..{n_classes - 1} (the output layer has "
-            f"{n_classes} units); got {ids.min()}..{ids.max()}"
+            f"class labels must be whole numbers 0..{n_classes - 1} (the output layer "
+            f"has {n_classes} units); got {values[bad].flat[0]:g}"
         )
-    return ids
+    return values.astype(np.int64)
 
 
 @_jvm.implements("org.pydl4jft.Trainer$Progress")

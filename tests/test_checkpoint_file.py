@@ -154,7 +154,7 @@ def test_trailing_or_missing_data_bytes_are_refused(tmp_path):
     source = checkpoint(
         "deeplearning4j__deeplearning4j-examples/trained_iris_model.zip"
     )
-    for name, change in (
+    for _name, change in (
         ("longer", lambda b: b + b"\0" * 4),
         ("shorter", lambda b: b[:-4]),
     ):

@@ -240,7 +240,12 @@ def test_missing_file(jvm, tmp_path):
             r"expects 4 features on axis 1.*\(4, 5\)",
         ),
         (np.zeros((4, 4, 1)), [0, 1, 2, 0], ShapeError, r"rank-2 features"),
-        (np.zeros((4, 4)), [0, 1, 3, 0], LabelError, r"0\.\.2.*got 0\.\.3"),
+        (
+            np.zeros((4, 4)),
+            [0, 1, 3, 0],
+            LabelError,
+            r"0\.\.2 \(the output layer has 3 units\); got 3",
+        ),
         (np.zeros((4, 4)), [0, 1.5, 2, 0], LabelError, "whole numbers"),
         (np.zeros((4, 4)), [0, 1, 2], LabelError, r"one label per example \(4\)"),
         (np.zeros((4, 4)), np.zeros((4, 2)), LabelError, r"3 outputs.*\(4, 2\)"),
@@ -303,3 +308,123 @@ def test_save_refuses_to_overwrite_and_leaves_no_partial_file(jvm, tmp_path):
     model.save(target, overwrite=True)
     assert zipfile.is_zipfile(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.zip"]
+
+
+# What a failed call leaves behind: the model exactly as it was, rates included.
+
+
+def _state(model):
+    return params(model), model.learning_rates, model.info["iteration_count"]
+
+
+def _assert_same_state(model, state):
+    before_params, rates, iterations = state
+    np.testing.assert_array_equal(params(model), before_params)
+    assert model.learning_rates == rates
+    assert model.info["iteration_count"] == iterations
+
+
+def test_divergence_in_the_last_update_is_caught_and_rates_come_back(jvm):
+    # One minibatch per epoch: the only score DL4J reports is computed before the
+    # update that blows up; the outputs after it are NaN while parameters stay finite.
+    model = PreTrainedModel.load(
+        checkpoint(MOON + "MLPMoon_Model_RANDOM_INIT_UNTRAINED.zip")
+    )
+    data = load_dataset(checkpoint(MOON + "moon_data_train.csv"), label_column=0)
+    state = _state(model)
+    with pytest.raises(TrainingDivergedError, match="after the last update of epoch 1"):
+        model.fine_tune(data.features, data.labels, 1e30, epochs=1, batch_size=5000)
+    _assert_same_state(model, state)
+    assert np.isfinite(model.predict(data.features)).all()
+
+
+def test_a_failing_progress_callback_leaves_the_model_untouched(jvm):
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    x, y = standardized_iris()
+    state = _state(model)
+    calls = []
+
+    def stop_after_three(epoch, batch, batches, loss):
+        calls.append(batch)
+        if len(calls) == 3:
+            raise KeyError("stop")
+
+    with pytest.raises(Exception, match="stop"):
+        model.fine_tune(x, y, 0.05, epochs=2, progress=stop_after_three)
+    assert calls == [1, 2, 3]
+    _assert_same_state(model, state)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs must be a whole number from 1"),
+        ({"epochs": True}, "epochs must be a whole number"),
+        (
+            {"batch_size": 2**31},
+            "batch_size must be a whole number from 1 to 2147483647",
+        ),
+        ({"seed": "x"}, "seed must be a 64-bit whole number"),
+        ({"shuffle": "no"}, "shuffle must be True or False"),
+        ({"progress": 5}, "progress must be a callable"),
+        ({"learning_rate": float("inf")}, "learning_rate must be a positive finite"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_changes(jvm, kwargs, message):
+    from py_dl4j_ft.errors import ArgumentError
+
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    x, y = standardized_iris()
+    state = _state(model)
+    rate = kwargs.pop("learning_rate", 1e-3)
+    with pytest.raises(ArgumentError, match=message) as caught:
+        model.fine_tune(x, y, rate, **kwargs)
+    assert isinstance(caught.value, ValueError)
+    _assert_same_state(model, state)
+
+
+def test_numpy_scalars_are_good_arguments(jvm):
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    x, y = standardized_iris()
+    history = model.fine_tune(
+        x, y, np.float32(0.01), epochs=np.int64(1), batch_size=np.int32(50)
+    )
+    assert len(history.epochs) == 1
+    assert model.learning_rate == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.eye(3)[[0, 1, 2, 0]] * 7, r"must lie in \[0, 1\]; got 7"),
+        (-np.eye(3)[[0, 1, 2, 0]], r"must lie in \[0, 1\]; got -1"),
+        (np.full((4, 3), 0.5), "must sum to 1 for LossNegativeLogLikelihood"),
+        ([0, 1, np.nan, 0], "got nan"),
+        ([[0, 1], [2]], "cannot form a regular array|one label per example"),
+    ],
+)
+def test_bad_class_labels(jvm, labels, message):
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    with pytest.raises((LabelError, DataError), match=message):
+        model.evaluate(np.zeros((4, 4)), labels)
+
+
+def test_values_beyond_float32_are_named_not_called_infinite(jvm):
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    x = np.zeros((2, 4))
+    x[1, 2] = 1e39
+    with pytest.raises(DataError, match=r"1e\+39 at index \(1, 2\), beyond the range"):
+        model.predict(x)
+    with pytest.raises(DataError, match="cannot form a regular array"):
+        model.predict([[1, 2, 3, 4], [1, 2]])
+
+
+def test_saved_files_get_ordinary_permissions(jvm, tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        saved = PreTrainedModel.load(checkpoint(IRIS)).save(tmp_path / "m.zip")
+    finally:
+        os.umask(mask)
+    assert saved.stat().st_mode & 0o777 == 0o644

@@ -48,7 +48,15 @@ def test_config_section_and_extra_jars(clean_env, monkeypatch, tmp_path):
     "given, message",
     [
         ({"backend": "tpu"}, "backend must be one of cpu, cuda; got 'tpu'"),
-        ({"heap": "lots"}, "heap must be a size such as 512m or 4g; got 'lots'"),
+        (
+            {"heap": "lots"},
+            "heap must be a size with a unit, such as 512m or 4g; got 'lots'",
+        ),
+        # A JVM refused at start ends the Python process: these never reach it.
+        ({"heap": "512"}, "must be a size with a unit"),
+        ({"heap": "1m"}, "heap must be at least 64m; got '1m'"),
+        ({"offheap": "99999999g"}, "more than this machine's"),
+        ({"heap": 4}, "heap must be a string; got 4"),
         ({"java_log_level": "loud"}, "java_log_level must be one of"),
     ],
 )

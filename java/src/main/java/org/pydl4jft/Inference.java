@@ -79,7 +79,7 @@ public final class Inference {
         return new ObjectMapper().writeValueAsString(metrics);
     }
 
-    private static double score(Model model, DataSet batch) {
+    static double score(Model model, DataSet batch) {
         if (model instanceof MultiLayerNetwork) {
             return ((MultiLayerNetwork) model).score(batch, false);
         }

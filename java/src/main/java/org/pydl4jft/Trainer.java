@@ -63,10 +63,16 @@ public final class Trainer {
                 } else {
                     ((ComputationGraph) model).fit(batches);
                 }
-                // The score is computed before each update, so the last update of an epoch
-                // is only seen in the parameters themselves.
+                // DL4J scores each minibatch before its update, so the epoch's last update
+                // is judged here, on the parameters and on that minibatch once more.
                 if (!scores.diverged() && !Double.isFinite(model.params().sumNumber().doubleValue())) {
                     scores.markDiverged("parameters became non-finite in epoch " + (e + 1));
+                } else if (!scores.diverged() && batches.last() != null) {
+                    double after = Inference.score(model, batches.last());
+                    if (!Double.isFinite(after)) {
+                        scores.markDiverged("loss became " + after + " after the last update of epoch "
+                                + (e + 1));
+                    }
                 }
                 if (scores.diverged()) {
                     throw new TrainingDivergedException(scores.divergenceMessage());
