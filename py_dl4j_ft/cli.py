@@ -130,6 +130,8 @@ def _guarded(command):
             return command(*args, **kwargs)
         except Dl4jFtError as e:
             _fail(e)
+        except BrokenPipeError:
+            raise  # the reader has gone; click ends quietly (exit 1)
         except (ValueError, OSError) as e:
             # Argument and file-system errors that the API passes on as they are.
             e.exit_code = 5 if isinstance(e, ValueError) else 1
@@ -487,7 +489,7 @@ def demo(workdir, epochs, as_json):
 
 
 def main() -> None:
-    """Entry point: usage errors and a closed pipe end like every other error."""
+    """Entry point: usage errors end like every other error, in one line."""
     try:
         cli.main(prog_name="dl4j-ft", standalone_mode=False)
     except click.exceptions.Abort:
@@ -496,7 +498,3 @@ def main() -> None:
     except click.ClickException as e:
         click.echo(f"error: {' '.join(e.format_message().split())}", err=True)
         sys.exit(2 if isinstance(e, click.UsageError) else e.exit_code)
-    except BrokenPipeError:
-        # The reader (head, less) has gone; say nothing more.
-        sys.stderr.close()
-        sys.exit(0)

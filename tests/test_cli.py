@@ -435,3 +435,67 @@ def test_evaluate_without_label_column_says_how_to_name_it(jvm, workdir):
     result = run("evaluate", checkpoint(MOON), "--data", checkpoint(MOON_EVAL))
 
     assert_error(result, 5, "no labels", "--label-column")
+
+
+# The installed entry point as a shell runs it: options anywhere, one-line errors.
+
+
+def _dl4j_ft(*args, stdin=None, shell_tail: str = ""):
+    import shlex
+    import subprocess
+    import sys
+
+    command = " ".join(
+        shlex.quote(str(a)) for a in (sys.executable, "-m", "py_dl4j_ft", *args)
+    )
+    return subprocess.run(
+        command + shell_tail,
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        executable="/bin/bash",
+    )
+
+
+def test_shared_options_work_after_the_command_name(jvm, workdir):
+    graph = checkpoint(GRAPH)
+    after = _dl4j_ft("info", graph, "--json", "-q", "--heap", "1g")
+    before = _dl4j_ft("-q", "--heap", "1g", "info", graph, "--json")
+    assert after.returncode == before.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["num_params"] == 27
+    assert after.stdout == before.stdout
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["info"], "Missing argument 'MODEL'"),
+        (
+            ["fine-tune", "m.zip", "--data", "d.csv", "-lr", "-5", "--out", "o.zip"],
+            "must be a positive finite number, got -5.0",
+        ),
+        (["info", "m.zip", "--no-such-option"], "No such option '--no-such-option'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(workdir, args, fragment):
+    done = _dl4j_ft(*args)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
+
+
+def test_a_closed_pipe_ends_quietly(jvm, workdir):
+    done = _dl4j_ft(
+        "predict",
+        checkpoint(MOON),
+        "--data",
+        checkpoint(MOON_EVAL),
+        "--label-column",
+        "0",
+        shell_tail=" | head -n 1; exit ${PIPESTATUS[0]}",
+    )
+    # click ends a command whose reader has gone with exit 1 and no message.
+    assert done.returncode == 1
+    assert len(done.stdout.splitlines()) == 1
+    assert done.stderr == ""
