@@ -170,23 +170,21 @@ class PreTrainedModel:
 
     @property
     def _output(self) -> dict:
-        outputs = self.info["outputs"]
-        if len(outputs) != 1:
-            raise DataError(
-                f"this {self.kind} has {len(outputs)} outputs; py_dl4j_ft trains "
-                "and predicts single-output networks"
-            )
-        return outputs[0]
+        return self._single("outputs")
 
     @property
     def _input(self) -> dict:
-        inputs = self.info["inputs"]
-        if len(inputs) != 1:
+        return self._single("inputs")
+
+    def _single(self, key: str) -> dict:
+        ends = self.info[key]
+        if len(ends) != 1:
+            # TODO: multi-input/multi-output graphs need MultiDataSet hand-over.
             raise DataError(
-                f"this {self.kind} has {len(inputs)} inputs; py_dl4j_ft trains "
-                "and predicts single-input networks"
+                f"this {self.kind} has {len(ends)} {key}; py_dl4j_ft trains and "
+                f"predicts networks with one input and one output"
             )
-        return inputs[0]
+        return ends[0]
 
     @property
     def learning_rates(self) -> dict[str, float]:
