@@ -486,13 +486,14 @@ def test_usage_errors_are_one_line_with_exit_2(workdir, args, fragment):
 
 
 def test_a_closed_pipe_ends_quietly(jvm, workdir):
+    # Far more output than a pipe buffers, so the writer surely meets the closed pipe.
+    rows = np.random.default_rng(0).normal(size=(50_000, 2))
+    np.save(workdir / "many.npy", rows)
     done = _dl4j_ft(
         "predict",
         checkpoint(MOON),
         "--data",
-        checkpoint(MOON_EVAL),
-        "--label-column",
-        "0",
+        workdir / "many.npy",
         shell_tail=" | head -n 1; exit ${PIPESTATUS[0]}",
     )
     # click ends a command whose reader has gone with exit 1 and no message.
