@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     started = time.perf_counter()
 
-    results = {"date": datetime.datetime.now(datetime.timezone.utc)
+    results = {"date": datetime.datetime.now(datetime.UTC)
                .isoformat(timespec="seconds"),
                "quick": args.quick, "config": config,
                "load_average_before": list(os.getloadavg())}
@@ -169,14 +169,8 @@ class JavaLoops:
 
     def __init__(self, config: dict, data_dir: Path):
         settings = _jvm.settings()
-        # The same JVM options as the in-process JVM (see _jvm.ensure_started).
-        self.options = [f"-Xmx{settings.heap}", "-Djava.awt.headless=true",
-                        f"-Dorg.slf4j.simpleLogger.defaultLogLevel="
-                        f"{settings.java_log_level}",
-                        "-Dorg.slf4j.simpleLogger.logFile=System.err"]
-        if settings.offheap:
-            self.options += [f"-Dorg.bytedeco.javacpp.maxbytes={settings.offheap}",
-                             f"-Dorg.bytedeco.javacpp.maxphysicalbytes={settings.offheap}"]
+        # The same JVM options as the in-process JVM.
+        self.options = _jvm.jvm_options(settings)
         command = [_jars.find_java(), *self.options, "-cp",
                    os.pathsep.join(_jars.classpath(settings)),
                    "org.pydl4jft.bench.TrainLoopBench", str(data_dir),

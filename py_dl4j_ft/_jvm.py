@@ -112,22 +112,10 @@ def ensure_started() -> None:
         if s.backend == "cuda":
             check_gpu()
 
-        # The classpath comes from the cache that `dl4j-ft setup` filled.
+        # The classpath comes from the cache that `dl4j-ft setup` filled; the options
+        # carry the heap, the off-heap cap and DL4J's log level.
         classpath = _jars.classpath(s)
-
-        # JVM options: heap, ND4J off-heap cap, and DL4J's logging level via
-        # slf4j-simple.
-        options = [
-            f"-Xmx{s.heap}",
-            "-Djava.awt.headless=true",
-            f"-Dorg.slf4j.simpleLogger.defaultLogLevel={s.java_log_level}",
-            "-Dorg.slf4j.simpleLogger.logFile=System.err",
-        ]
-        if s.offheap:
-            options += [
-                f"-Dorg.bytedeco.javacpp.maxbytes={s.offheap}",
-                f"-Dorg.bytedeco.javacpp.maxphysicalbytes={s.offheap}",
-            ]
+        options = jvm_options(s)
 
         # Start. JPype finds libjvm through JAVA_HOME or the java on PATH.
         try:
@@ -163,6 +151,22 @@ def ensure_started() -> None:
             s.heap,
             f", off-heap {s.offheap}" if s.offheap else "",
         )
+
+
+def jvm_options(s: _settings.Settings) -> list[str]:
+    """The JVM options for ``s``: heap, ND4J off-heap cap, DL4J's log level."""
+    options = [
+        f"-Xmx{s.heap}",
+        "-Djava.awt.headless=true",
+        f"-Dorg.slf4j.simpleLogger.defaultLogLevel={s.java_log_level}",
+        "-Dorg.slf4j.simpleLogger.logFile=System.err",
+    ]
+    if s.offheap:
+        options += [
+            f"-Dorg.bytedeco.javacpp.maxbytes={s.offheap}",
+            f"-Dorg.bytedeco.javacpp.maxphysicalbytes={s.offheap}",
+        ]
+    return options
 
 
 def jclass(name: str):
@@ -213,11 +217,14 @@ _TRANSLATIONS = (
 
 
 @contextlib.contextmanager
-def java_errors(doing: str, default: type[Dl4jFtError] = JavaError) -> Iterator[None]:
+def java_errors(
+    doing: str, default: type[Dl4jFtError] = JavaError, advice: str = ""
+) -> Iterator[None]:
     """Turns a Java exception raised inside the block into one of our errors.
 
     ``doing`` starts the message ("loading model.zip: ..."); ``default`` is the class
-    used when no more specific translation applies.
+    used when no more specific translation applies, and ``advice`` (what to do next)
+    ends the message in that case.
     """
     try:
         yield
@@ -235,7 +242,10 @@ def java_errors(doing: str, default: type[Dl4jFtError] = JavaError) -> Iterator[
             text = root.getMessage()
             name = str(root.getClass().getSimpleName())
             detail = name if text is None else f"{name}: {text}"
-        error = (kind or default)(f"{doing}: {detail}")
+        message = f"{doing}: {detail}"
+        if kind is None and advice:
+            message += f"; {advice}"
+        error = (kind or default)(message)
         error.java_class = java_class
         error.java_trace = str(e.stacktrace())
         raise error from e

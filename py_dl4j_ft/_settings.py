@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from pathlib import Path
-
 import tomllib
+import zipfile
+from pathlib import Path
 
 from .errors import SetupError
 
@@ -140,6 +140,8 @@ def _validate(s: Settings) -> None:
             raise SetupError(
                 f"extra jar {jar} does not exist; pass the path of a .jar file"
             )
+        if not zipfile.is_zipfile(jar):
+            raise SetupError(f"extra jar {jar} is not a jar (zip) file")
 
 
 def _physical_memory() -> int:

@@ -105,7 +105,10 @@ class PreTrainedModel:
         with (
             _checkpoint.loadable_copy(found) as readable,
             _jvm.java_errors(
-                f"DL4J could not restore {found.path}", default=CorruptCheckpointError
+                f"DL4J could not restore {found.path}",
+                default=CorruptCheckpointError,
+                advice="the file may be damaged, or name a class that is not on the "
+                "classpath (add its jar with --extra-jar)",
             ),
         ):
             file = _jvm.jclass("java.io.File")(str(readable.resolve()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -36,11 +38,15 @@ def test_argument_beats_env_beats_config_beats_default(clean_env, monkeypatch):
 
 def test_config_section_and_extra_jars(clean_env, monkeypatch, tmp_path):
     jar = tmp_path / "custom.jar"
-    jar.write_bytes(b"PK")
+    zipfile.ZipFile(jar, "w").close()
     clean_env.write_text(f'[py_dl4j_ft]\nextra_jars = ["{jar}"]\n')
     assert _settings.resolve().extra_jars == (jar,)
     monkeypatch.setenv("PY_DL4J_FT_EXTRA_JARS", str(tmp_path / "missing.jar"))
     with pytest.raises(errors.SetupError, match="missing.jar does not exist"):
+        _settings.resolve()
+    (tmp_path / "text.jar").write_text("not a jar")
+    monkeypatch.setenv("PY_DL4J_FT_EXTRA_JARS", str(tmp_path / "text.jar"))
+    with pytest.raises(errors.SetupError, match="text.jar is not a jar"):
         _settings.resolve()
 
 
