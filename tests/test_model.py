@@ -338,7 +338,9 @@ def test_divergence_in_the_last_update_is_caught_and_rates_come_back(jvm):
     assert np.isfinite(model.predict(data.features)).all()
 
 
-def test_a_failing_progress_callback_leaves_the_model_untouched(jvm):
+@pytest.mark.parametrize("stop", [KeyError, KeyboardInterrupt])
+def test_a_failing_progress_callback_leaves_the_model_untouched(jvm, stop):
+    # Ctrl-C during training reaches Python in the progress callback.
     model = PreTrainedModel.load(checkpoint(IRIS))
     x, y = standardized_iris()
     state = _state(model)
@@ -347,12 +349,13 @@ def test_a_failing_progress_callback_leaves_the_model_untouched(jvm):
     def stop_after_three(epoch, batch, batches, loss):
         calls.append(batch)
         if len(calls) == 3:
-            raise KeyError("stop")
+            raise stop("stop")
 
-    with pytest.raises(Exception, match="stop"):
+    with pytest.raises(stop, match="stop"):
         model.fine_tune(x, y, 0.05, epochs=2, progress=stop_after_three)
     assert calls == [1, 2, 3]
     _assert_same_state(model, state)
+    assert model.history == []
 
 
 @pytest.mark.parametrize(
