@@ -96,9 +96,11 @@ def inspect(path: str | Path) -> CheckpointFile:
         with zipfile.ZipFile(path) as archive:
             names = {i.filename for i in archive.infolist() if not i.is_dir()}
             raw = archive.read(CONFIGURATION) if CONFIGURATION in names else None
-            for entry in (COEFFICIENTS, UPDATER_STATE):
-                if entry in names:
-                    _check_array_entry(path, archive, entry)
+            stored_types = {
+                _check_array_entry(path, archive, entry)
+                for entry in (COEFFICIENTS, UPDATER_STATE)
+                if entry in names
+            }
     except _ZIP_READ_ERRORS as e:
         raise NotACheckpointError(
             f"{path} is a damaged or truncated zip ({type(e).__name__}: {e}); copy the "
@@ -121,6 +123,16 @@ def inspect(path: str | Path) -> CheckpointFile:
         raise NotACheckpointError(
             f"{path}: configuration.json is not valid JSON ({e})"
         ) from e
+
+    # Parameters stored in a type the configuration does not declare are read as that
+    # type by DL4J and turn every output into garbage.
+    declared = _declared_types(config)
+    undeclared = stored_types - declared - {None}
+    if declared and undeclared:
+        raise NotACheckpointError(
+            f"{path}: its arrays are stored as {', '.join(sorted(undeclared))} but its "
+            f"configuration declares {', '.join(sorted(declared))}; the file is damaged"
+        )
 
     if isinstance(config, dict) and "vertices" in config:
         kind = "ComputationGraph"
@@ -168,6 +180,7 @@ _WIDTHS = {
     "UBYTE": 1,
     "BOOL": 1,
 }
+_PARAMETER_TYPES = {"FLOAT", "DOUBLE", "HALF", "BFLOAT16"}
 _MAX_RANK = 32
 _MAX_DEFLATE_RATIO = 1100  # deflate cannot expand data more than ~1032 times
 
@@ -199,7 +212,21 @@ class _Header:
         return length, self.utf()
 
 
-def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> None:
+def _declared_types(node) -> set[str]:
+    """Every ``dataType`` value a configuration declares (1.0.0-beta4 and later)."""
+    found = set()
+    if isinstance(node, dict):
+        if node.get("dataType") in _PARAMETER_TYPES:
+            found.add(node["dataType"])
+        for value in node.values():
+            found |= _declared_types(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _declared_types(value)
+    return found
+
+
+def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> str | None:
     """Refuses an array entry whose header contradicts its own size.
 
     DL4J allocates what the header declares before reading the data, so a damaged length
@@ -215,10 +242,11 @@ def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> None:
         )
     with archive.open(info) as f:
         header = _Header(f.read(1024))
+    # Returns the stored value type, or None for a layout this check does not know.
     try:
         length, shape_type = header.buffer_head()
         if shape_type not in ("INT", "LONG"):
-            return
+            raise _Bad(f"its shape information is typed {shape_type}, not INT or LONG")
         width = _WIDTHS[shape_type]
         fmt = ">i" if width == 4 else ">q"
         rank = struct.unpack(fmt, header.take(width))[0]
@@ -228,7 +256,7 @@ def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> None:
         shape, strides, order = rest[:rank], rest[rank : 2 * rank], rest[-1]
         count, data_type = header.buffer_head()
     except ValueError:
-        return  # not a layout this check knows
+        return None  # not a layout this check knows
     except _Bad as e:
         raise NotACheckpointError(f"{path}: {name} is damaged: {e}") from None
 
@@ -240,12 +268,14 @@ def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> None:
     problems = []
     if count != expected:
         problems.append(f"shape {shape} needs {expected} values, header says {count}")
-    if order in (ord("c"), ord("f")) and not _default_strides(
-        shape, strides, chr(order)
-    ):
+    if order not in (ord("c"), ord("f")):
+        problems.append(f"its order code {order} is neither 'c' nor 'f'")
+    elif not _default_strides(shape, strides, chr(order)):
         problems.append(f"strides {strides} do not fit shape {shape}")
-    width = _WIDTHS.get(data_type)
-    if width and header.at + count * width != info.file_size:
+    width = _WIDTHS.get(data_type) if data_type in _PARAMETER_TYPES else None
+    if width is None:
+        problems.append(f"its values are typed {data_type}, not a floating-point type")
+    elif header.at + count * width != info.file_size:
         problems.append(
             f"{count} {data_type} values need {header.at + count * width} bytes, the "
             f"entry has {info.file_size}"
@@ -255,6 +285,7 @@ def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> None:
             f"{path}: {name} is damaged ({'; '.join(problems)}); copy the file again "
             "from its source"
         )
+    return data_type
 
 
 class _Bad(Exception):

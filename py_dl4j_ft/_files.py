@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputExistsError
+from .errors import OutputExistsError, OutputPathError
 
 
 def check_output(path: Path, overwrite: bool) -> None:
@@ -21,9 +21,9 @@ def check_output(path: Path, overwrite: bool) -> None:
             "(overwrite=True, --overwrite)"
         )
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {path.parent} does not exist; create it first")
+        raise OutputPathError(f"folder {path.parent} does not exist; create it first")
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"folder {path.parent} is not writable")
+        raise OutputPathError(f"folder {path.parent} is not writable; choose another")
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 Results go to stdout (JSON with ``--json``), diagnostics to stderr. Exit codes: 0
 success, 1 unexpected error, 2 bad usage, 3 environment (Java, Maven, jars, backend, JVM
-settings), 4 unusable model file, 5 unusable data, 6 output exists, 7 training diverged.
+settings), 4 unusable model file, 5 unusable data, 6 output exists or cannot be written,
+7 training diverged.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
 
 
 class NotACheckpointError(CheckpointError):
-    """The file is not a DL4J zip: empty, a Git LFS pointer, not a zip, an empty zip."""
+    """Not a usable DL4J zip: empty, an LFS pointer, another format, or damaged."""
 
 
 class CorruptCheckpointError(CheckpointError):
@@ -96,6 +96,12 @@ class LabelError(DataError):
 
 class OutputExistsError(Dl4jFtError, FileExistsError):
     """The output file exists and overwriting was not asked for."""
+
+    exit_code = 6
+
+
+class OutputPathError(Dl4jFtError, FileNotFoundError):
+    """The output cannot be written there: no such folder, or not writable."""
 
     exit_code = 6
 

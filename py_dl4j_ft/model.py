@@ -117,6 +117,13 @@ class PreTrainedModel:
             )
         with _jvm.java_errors(f"adapting {found.path} to DL4J 1.0.0-M2.1"):
             fixed = list(_jvm.helper("Compat").fixLegacyRnnFormats(net))
+            total = float(net.params().sumNumber().doubleValue())
+        if not math.isfinite(total):
+            raise CorruptCheckpointError(
+                f"{found.path} holds non-finite parameters (NaN or infinity), so every "
+                "prediction would be NaN; it is damaged or was saved after training "
+                "diverged: use an earlier checkpoint"
+            )
         if fixed:
             log.info(
                 "%s: RNN output layers %s set to [batch, size, time], the layout of "
@@ -683,7 +690,8 @@ def _class_ids(y: np.ndarray, n_classes: int) -> np.ndarray:
             f"dtype {y.dtype}. Map the categories to numbers first"
         )
     values = y.astype(np.float64)
-    bad = ~np.isfinite(values) | (np.mod(values, 1) != 0)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (np.mod(values, 1) != 0)
     bad |= (values < 0) | (values >= n_classes)
     if bad.any():
         raise LabelError(

@@ -6,6 +6,7 @@ import csv
 import struct
 import zipfile
 
+import numpy as np
 import pytest
 from conftest import CHECKPOINTS, checkpoint
 
@@ -161,3 +162,36 @@ def test_trailing_or_missing_data_bytes_are_refused(tmp_path):
         bad = _with_entry(source, tmp_path, "coefficients.bin", change)
         with pytest.raises(NotACheckpointError, match="39 FLOAT values need"):
             _checkpoint.inspect(bad)
+
+
+# Header fields that DL4J trusts and that make it read or write outside the data.
+@pytest.mark.parametrize(
+    "offset, value, words",
+    [
+        (72, struct.pack(">q", ord("x")), "order code 120 is neither 'c' nor 'f'"),
+        (28, b"HALF", "shape information is typed HALF, not INT or LONG"),
+    ],
+)
+def test_other_header_fields_are_checked(tmp_path, offset, value, words):
+    source = checkpoint("kam2018__ai-agent-service/loan_approval_model.zip")
+    bad = _with_entry(
+        source, tmp_path, "coefficients.bin", lambda b: _patch(b, offset, value)
+    )
+    with pytest.raises(NotACheckpointError, match=words):
+        _checkpoint.inspect(bad)
+
+
+def test_stored_type_must_match_the_declared_one(tmp_path):
+    source = checkpoint("kam2018__ai-agent-service/loan_approval_model.zip")
+
+    # The data buffer's type name sits after its length: "FLOAT" -> "HALF" + shorter.
+    def as_half(data: bytes) -> bytes:
+        head = data.index(b"\x00\x05FLOAT")
+        values = np.frombuffer(data[head + 7 :], ">f4").astype(">f2").tobytes()
+        return data[:head] + b"\x00\x04HALF" + values
+
+    bad = _with_entry(source, tmp_path, "coefficients.bin", as_half)
+    with pytest.raises(
+        NotACheckpointError, match="stored as HALF but its configuration"
+    ):
+        _checkpoint.inspect(bad)

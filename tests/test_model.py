@@ -11,6 +11,7 @@ from conftest import checkpoint, mnist_test_set, sha256, standardized_iris
 from py_dl4j_ft import PreTrainedModel, load_dataset
 from py_dl4j_ft.errors import (
     CheckpointNotFoundError,
+    CorruptCheckpointError,
     DataError,
     LabelError,
     NotACheckpointError,
@@ -431,3 +432,16 @@ def test_saved_files_get_ordinary_permissions(jvm, tmp_path):
     finally:
         os.umask(mask)
     assert saved.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_checkpoint_with_nan_parameters_is_refused(jvm, tmp_path):
+    source = checkpoint(LOAN + "loan_approval_model.zip")
+    bad = tmp_path / "nan.zip"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "coefficients.bin":
+                data = data[:-4] + np.array([np.nan], ">f4").tobytes()
+            dst.writestr(item, data)
+    with pytest.raises(CorruptCheckpointError, match="non-finite parameters"):
+        PreTrainedModel.load(bad)
