@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import threading
 from collections.abc import Iterator
 
@@ -62,7 +63,10 @@ def _refuse_change(wanted: _settings.Settings) -> None:
 
 def _describe(s: _settings.Settings) -> str:
     extra = f", {len(s.extra_jars)} extra jars" if s.extra_jars else ""
-    return f"backend={s.backend}, heap={s.heap}, offheap={s.offheap}{extra}"
+    return (
+        f"backend={s.backend}, heap={s.heap}, offheap={s.offheap}, "
+        f"threads={s.threads or 'default'}{extra}"
+    )
 
 
 def settings() -> _settings.Settings:
@@ -117,6 +121,10 @@ def ensure_started() -> None:
         classpath = _jars.classpath(s)
         options = jvm_options(s)
 
+        # ND4J's native code reads its thread count from the environment when it loads.
+        if s.threads is not None:
+            os.environ["OMP_NUM_THREADS"] = str(s.threads)
+
         # Start. JPype finds libjvm through JAVA_HOME or the java on PATH.
         try:
             jvm_path = jpype.getDefaultJVMPath()
@@ -143,11 +151,13 @@ def ensure_started() -> None:
         ):
             nd4j = jpype.JClass("org.nd4j.linalg.factory.Nd4j")
             backend = nd4j.getBackend().getClass().getSimpleName()
+            threads = int(nd4j.getEnvironment().maxThreads())
         version = jpype.JClass("java.lang.System").getProperty("java.version")
         log.info(
-            "JVM started: Java %s, ND4J backend %s, heap %s%s",
+            "JVM started: Java %s, ND4J backend %s, %d threads, heap %s%s",
             version,
             backend,
+            threads,
             s.heap,
             f", off-heap {s.offheap}" if s.offheap else "",
         )

@@ -31,8 +31,10 @@ class Settings:
     ``backend`` picks the ND4J backend (``cpu`` or ``cuda``); ``heap`` is the Java heap
     (``-Xmx``); ``offheap`` caps ND4J's native memory (JavaCPP ``maxbytes``), ``None``
     leaves JavaCPP's default; ``jar_cache`` is where ``dl4j-ft setup`` puts the jars;
-    ``extra_jars`` are added to the classpath (e.g. custom layers); ``java_log_level``
-    is the level of DL4J's own logging.
+    ``extra_jars`` are added to the classpath (e.g. custom layers); ``threads`` is the
+    number of threads ND4J's native code uses (``None``: one per core, ND4J's default,
+    which is slow on a machine shared with other work); ``java_log_level`` is the level
+    of DL4J's own logging.
     """
 
     backend: str = "cpu"
@@ -40,6 +42,7 @@ class Settings:
     offheap: str | None = None
     jar_cache: Path = Path.home() / ".cache" / "py_dl4j_ft"
     extra_jars: tuple[Path, ...] = ()
+    threads: int | None = None
     java_log_level: str = "warn"
 
     def startup_key(self) -> tuple:
@@ -50,6 +53,7 @@ class Settings:
             self.offheap,
             self.jar_cache.resolve(),
             tuple(p.resolve() for p in self.extra_jars),
+            self.threads,
         )
 
 
@@ -90,6 +94,13 @@ def resolve(**given) -> Settings:
     for name in ("backend", "heap", "offheap", "java_log_level"):
         if name in values and not isinstance(values[name], str):
             raise SetupError(f"{name} must be a string; got {values[name]!r}")
+    if "threads" in values:
+        try:
+            values["threads"] = int(values["threads"])
+        except (TypeError, ValueError):
+            raise SetupError(
+                f"threads must be a whole number; got {values['threads']!r}"
+            ) from None
     if "jar_cache" in values:
         if not isinstance(values["jar_cache"], (str, os.PathLike)):
             raise SetupError(f"jar_cache must be a path; got {values['jar_cache']!r}")
@@ -130,6 +141,8 @@ def _validate(s: Settings) -> None:
                 f"{name} {value} is more than this machine's "
                 f"{_physical_memory() / 2**30:.0f} GiB of memory; choose a smaller size"
             )
+    if s.threads is not None and not 1 <= s.threads <= 1024:
+        raise SetupError(f"threads must be between 1 and 1024; got {s.threads}")
     if s.java_log_level not in _LOG_LEVELS:
         raise SetupError(
             f"java_log_level must be one of {', '.join(_LOG_LEVELS)}; "

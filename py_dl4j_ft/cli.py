@@ -61,6 +61,13 @@ _SHARED_OPTIONS = [
         {"help": "Cap on ND4J native memory, e.g. 8g [PY_DL4J_FT_OFFHEAP]."},
     ),
     (
+        ("--threads",),
+        {
+            "type": click.IntRange(1, 1024),
+            "help": "ND4J threads [PY_DL4J_FT_THREADS; default one per core].",
+        },
+    ),
+    (
         ("--jar-cache",),
         {
             "type": click.Path(path_type=Path),
@@ -122,6 +129,7 @@ def _guarded(command):
                 offheap=state.get("offheap"),
                 jar_cache=state.get("jar_cache"),
                 extra_jars=state.get("extra_jars"),
+                threads=state.get("threads"),
                 java_log_level="info"
                 if level >= 2
                 else "warn"
@@ -147,8 +155,8 @@ def _guarded(command):
 def cli():
     """Inspect, fine-tune, evaluate and save DeepLearning4J checkpoints.
 
-    The options -v, -q, --backend, --heap, --offheap, --jar-cache and --extra-jar may
-    be given before or after the command name.
+    The options -v, -q, --backend, --heap, --offheap, --threads, --jar-cache and
+    --extra-jar may be given before or after the command name.
     """
 
 

@@ -174,6 +174,22 @@ def test_heap_precedence(tmp_path, argument, env, config, expected_mib):
     assert 0.85 * expected_mib * MIB <= max_memory <= expected_mib * MIB
 
 
+@pytest.mark.jvm
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_thread_count_reaches_nd4j(tmp_path, threads):
+    code = (
+        "import py_dl4j_ft, jpype\n"
+        f"py_dl4j_ft.PreTrainedModel.load({str(checkpoint(GRAPH))!r})\n"
+        "print(jpype.JClass('org.nd4j.linalg.factory.Nd4j').getEnvironment()"
+        ".maxThreads())\n"
+    )
+    env = child_env(tmp_path, PY_DL4J_FT_THREADS=threads)
+    env.pop("OMP_NUM_THREADS", None)
+    done = python(code, env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == threads
+
+
 # Bad settings are refused with the value named, before anything starts.
 
 

@@ -63,6 +63,8 @@ def test_config_section_and_extra_jars(clean_env, monkeypatch, tmp_path):
         ({"heap": "1m"}, "heap must be at least 64m; got '1m'"),
         ({"offheap": "99999999g"}, "more than this machine's"),
         ({"heap": 4}, "heap must be a string; got 4"),
+        ({"threads": "many"}, "threads must be a whole number; got 'many'"),
+        ({"threads": 0}, "threads must be between 1 and 1024; got 0"),
         ({"java_log_level": "loud"}, "java_log_level must be one of"),
     ],
 )
