@@ -74,10 +74,6 @@ def settings() -> _settings.Settings:
     return _started or _pending or _settings.resolve()
 
 
-def is_started() -> bool:
-    return _started is not None
-
-
 def check_gpu() -> None:
     """Refuses the CUDA backend early when no NVIDIA driver or device is present.
 
