@@ -28,12 +28,18 @@ public final class Compat {
     public static List<String> fixLegacyRnnFormats(Model model) {
         List<String> fixed = new ArrayList<>();
         for (Layer layer : layers(model)) {
-            if (layer instanceof RnnOutputLayer && ((RnnOutputLayer) layer).getRnnDataFormat() == null) {
-                ((RnnOutputLayer) layer).setRnnDataFormat(RNNFormat.NCW);
-                fixed.add(layer.getLayerName());
-            } else if (layer instanceof RnnLossLayer && ((RnnLossLayer) layer).getRnnDataFormat() == null) {
-                ((RnnLossLayer) layer).setRnnDataFormat(RNNFormat.NCW);
-                fixed.add(layer.getLayerName());
+            if (layer instanceof RnnOutputLayer) {
+                RnnOutputLayer output = (RnnOutputLayer) layer;
+                if (output.getRnnDataFormat() == null) {
+                    output.setRnnDataFormat(RNNFormat.NCW);
+                    fixed.add(layer.getLayerName());
+                }
+            } else if (layer instanceof RnnLossLayer) {
+                RnnLossLayer loss = (RnnLossLayer) layer;
+                if (loss.getRnnDataFormat() == null) {
+                    loss.setRnnDataFormat(RNNFormat.NCW);
+                    fixed.add(layer.getLayerName());
+                }
             }
         }
         return fixed;
@@ -47,7 +53,8 @@ public final class Compat {
                 out.add(net.getLayerWiseConfigurations().getConf(i).getLayer());
             }
         } else {
-            for (GraphVertex v : ((ComputationGraph) model).getConfiguration().getVertices().values()) {
+            ComputationGraph graph = (ComputationGraph) model;
+            for (GraphVertex v : graph.getConfiguration().getVertices().values()) {
                 if (v instanceof LayerVertex) {
                     out.add(((LayerVertex) v).getLayerConf().getLayer());
                 }

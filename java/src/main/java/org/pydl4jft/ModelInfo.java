@@ -32,6 +32,7 @@ import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
 
 /**
@@ -55,13 +56,15 @@ public final class ModelInfo {
             for (int i = 0; i < n; i++) {
                 Layer layer = conf.getConf(i).getLayer();
                 Map<String, Object> row = layerRow(layer, conf.getInputPreProcess(i));
-                row.put("name", layer.getLayerName() == null ? String.valueOf(i) : layer.getLayerName());
+                String name = layer.getLayerName();
+                row.put("name", name == null ? String.valueOf(i) : name);
                 row.put("params", net.getLayer(i).numParams());
                 int index = i;
                 row.put("learning_rate", rate(() -> net.getLearningRate(index)));
                 layers.add(row);
             }
-            info.put("inputs", List.of(inputSpec(conf.getConf(0).getLayer(), conf.getInputPreProcess(0))));
+            Layer first = conf.getConf(0).getLayer();
+            info.put("inputs", List.of(inputSpec(first, conf.getInputPreProcess(0))));
             info.put("outputs", List.of(outputSpec(conf.getConf(n - 1).getLayer())));
             info.put("iteration_count", conf.getIterationCount());
             info.put("epoch_count", conf.getEpochCount());
@@ -108,7 +111,8 @@ public final class ModelInfo {
         }
         info.put("layers", layers);
         info.put("num_params", model.numParams());
-        info.put("data_type", model.params() == null ? "FLOAT" : model.params().dataType().toString());
+        INDArray params = model.params();
+        info.put("data_type", params == null ? "FLOAT" : params.dataType().toString());
         return new ObjectMapper().writeValueAsString(info);
     }
 
@@ -155,8 +159,10 @@ public final class ModelInfo {
         }
         if (layer instanceof BaseLayer) {
             BaseLayer base = (BaseLayer) layer;
-            row.put("activation", base.getActivationFn() == null ? null : base.getActivationFn().toString());
-            row.put("updater", base.getIUpdater() == null ? null : base.getIUpdater().getClass().getSimpleName());
+            row.put("activation", base.getActivationFn() == null
+                    ? null : base.getActivationFn().toString());
+            row.put("updater", base.getIUpdater() == null
+                    ? null : base.getIUpdater().getClass().getSimpleName());
         }
         String loss = lossName(layer);
         if (loss != null) {
@@ -184,14 +190,16 @@ public final class ModelInfo {
         return null;
     }
 
-    private static Map<String, Object> graphInputSpec(String input, Map<String, GraphVertex> vertices,
+    private static Map<String, Object> graphInputSpec(String input,
+            Map<String, GraphVertex> vertices,
             Map<String, List<String>> vertexInputs) {
         // The first layer vertex that reads this input directly says what it must look like.
         for (Map.Entry<String, List<String>> e : vertexInputs.entrySet()) {
             GraphVertex v = vertices.get(e.getKey());
             if (e.getValue().contains(input) && v instanceof LayerVertex) {
                 LayerVertex lv = (LayerVertex) v;
-                Map<String, Object> spec = inputSpec(lv.getLayerConf().getLayer(), lv.getPreProcessor());
+                Map<String, Object> spec =
+                        inputSpec(lv.getLayerConf().getLayer(), lv.getPreProcessor());
                 spec.put("name", input);
                 return spec;
             }
@@ -205,14 +213,16 @@ public final class ModelInfo {
         Layer layer = unwrap(wrapped);
         if (pre instanceof FeedForwardToCnnPreProcessor) {
             FeedForwardToCnnPreProcessor p = (FeedForwardToCnnPreProcessor) pre;
-            Map<String, Object> s = spec(2, 1, p.getInputHeight() * p.getInputWidth() * p.getNumChannels(), "NF");
+            long flat = p.getInputHeight() * p.getInputWidth() * p.getNumChannels();
+            Map<String, Object> s = spec(2, 1, flat, "NF");
             s.put("image", List.of(p.getNumChannels(), p.getInputHeight(), p.getInputWidth()));
             return s;
         }
         if (pre instanceof CnnToFeedForwardPreProcessor) {
             CnnToFeedForwardPreProcessor p = (CnnToFeedForwardPreProcessor) pre;
             boolean nhwc = p.getFormat() == CNN2DFormat.NHWC;
-            Map<String, Object> s = spec(4, nhwc ? 3 : 1, p.getNumChannels(), nhwc ? "NHWC" : "NCHW");
+            Map<String, Object> s =
+                    spec(4, nhwc ? 3 : 1, p.getNumChannels(), nhwc ? "NHWC" : "NCHW");
             s.put("image", List.of(p.getNumChannels(), p.getInputHeight(), p.getInputWidth()));
             return s;
         }
@@ -231,7 +241,8 @@ public final class ModelInfo {
         }
         if (layer instanceof ConvolutionLayer) {
             boolean nhwc = ((ConvolutionLayer) layer).getCnn2dDataFormat() == CNN2DFormat.NHWC;
-            return spec(4, nhwc ? 3 : 1, ((ConvolutionLayer) layer).getNIn(), nhwc ? "NHWC" : "NCHW");
+            long channels = ((ConvolutionLayer) layer).getNIn();
+            return spec(4, nhwc ? 3 : 1, channels, nhwc ? "NHWC" : "NCHW");
         }
         if (layer instanceof EmbeddingLayer) {
             return spec(2, 1, 1, "NF");
@@ -244,7 +255,8 @@ public final class ModelInfo {
 
     private static Map<String, Object> recurrentSpec(Layer layer) {
         RNNFormat format = RNNFormat.NCW;
-        if (layer instanceof BaseRecurrentLayer && ((BaseRecurrentLayer) layer).getRnnDataFormat() != null) {
+        if (layer instanceof BaseRecurrentLayer
+                && ((BaseRecurrentLayer) layer).getRnnDataFormat() != null) {
             format = ((BaseRecurrentLayer) layer).getRnnDataFormat();
         }
         long nIn = layer instanceof FeedForwardLayer ? ((FeedForwardLayer) layer).getNIn() : -1;
@@ -264,7 +276,9 @@ public final class ModelInfo {
                 layer instanceof FeedForwardLayer ? ((FeedForwardLayer) layer).getNOut() : -1, "");
         String loss = lossName(layer);
         s.put("loss", loss == null ? "" : loss);
-        s.put("activation", layer instanceof BaseLayer && ((BaseLayer) layer).getActivationFn() != null
+        boolean hasActivation = layer instanceof BaseLayer
+                && ((BaseLayer) layer).getActivationFn() != null;
+        s.put("activation", hasActivation
                 ? ((BaseLayer) layer).getActivationFn().toString() : "");
         return s;
     }

@@ -65,13 +65,14 @@ public final class Trainer {
                 }
                 // DL4J scores each minibatch before its update, so the epoch's last update
                 // is judged here, on the parameters and on that minibatch once more.
-                if (!scores.diverged() && !Double.isFinite(model.params().sumNumber().doubleValue())) {
+                double total = model.params().sumNumber().doubleValue();
+                if (!scores.diverged() && !Double.isFinite(total)) {
                     scores.markDiverged("parameters became non-finite in epoch " + (e + 1));
                 } else if (!scores.diverged() && batches.last() != null) {
                     double after = Inference.score(model, batches.last());
                     if (!Double.isFinite(after)) {
-                        scores.markDiverged("loss became " + after + " after the last update of epoch "
-                                + (e + 1));
+                        scores.markDiverged("loss became " + after
+                                + " after the last update of epoch " + (e + 1));
                     }
                 }
                 if (scores.diverged()) {
