@@ -340,10 +340,11 @@ class PreTrainedModel:
         rates_before = self.learning_rates
         if learning_rate is not None:
             self.set_learning_rate(learning_rate)
+        result = None
         try:
             with _jvm.java_errors("training"):
                 try:
-                    losses, seconds = _jvm.helper("Trainer").fit(
+                    result = _jvm.helper("Trainer").fit(
                         self.java_model,
                         x,
                         y,
@@ -356,7 +357,10 @@ class PreTrainedModel:
                 finally:
                     self._info = None
         except BaseException as e:
-            if learning_rate is not None:
+            # Java put the parameters back unless it finished; the rates follow them. A
+            # Ctrl-C that arrives only after Java finished leaves the trained model
+            # whole.
+            if learning_rate is not None and result is None:
                 self._restore_rates(rates_before)
             if isinstance(e, TrainingDivergedError):
                 advice = (
@@ -370,6 +374,7 @@ class PreTrainedModel:
                 ) from e
             raise
 
+        losses, seconds = result
         first_epoch = self.info["epoch_count"] - epochs
         rate = self.learning_rate
         records = tuple(
