@@ -15,6 +15,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import CheckpointNotFoundError, NotACheckpointError
@@ -212,18 +213,24 @@ class _Header:
         return length, self.utf()
 
 
-def _declared_types(node) -> set[str]:
-    """Every ``dataType`` value a configuration declares (1.0.0-beta4 and later)."""
-    found = set()
+def _objects(node) -> Iterator[dict]:
+    """Every JSON object in a parsed configuration, outermost first."""
     if isinstance(node, dict):
-        if node.get("dataType") in _PARAMETER_TYPES:
-            found.add(node["dataType"])
-        for value in node.values():
-            found |= _declared_types(value)
+        yield node
+        children = node.values()
     elif isinstance(node, list):
-        for value in node:
-            found |= _declared_types(value)
-    return found
+        children = node
+    else:
+        return
+    for child in children:
+        yield from _objects(child)
+
+
+def _declared_types(config) -> set[str]:
+    """Every ``dataType`` value a configuration declares (1.0.0-beta4 and later)."""
+    return {
+        o["dataType"] for o in _objects(config) if o.get("dataType") in _PARAMETER_TYPES
+    }
 
 
 def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> str | None:
@@ -289,7 +296,11 @@ def _check_array_entry(path: Path, archive: zipfile.ZipFile, name: str) -> str |
 
 
 class _Bad(Exception):
-    pass
+    """A header that parses but is impossible.
+
+    Not a ValueError (as NotACheckpointError is): the parse uses ValueError to mean "a
+    layout this check does not know".
+    """
 
 
 def _default_strides(shape: list[int], strides: list[int], order: str) -> bool:
@@ -357,17 +368,10 @@ def _drop_zero_dropout(node) -> bool:
     for a MultiLayerNetwork but turns it into an invalid Dropout(0.0) for a
     ComputationGraph, so such graphs cannot load unless the entry is removed first.
     """
-    found = False
-    if isinstance(node, dict):
-        if node.get("dropOut") == 0.0:
-            del node["dropOut"]
-            found = True
-        for value in node.values():
-            found |= _drop_zero_dropout(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _drop_zero_dropout(value)
-    return found
+    zero = [o for o in _objects(node) if o.get("dropOut") == 0.0]
+    for o in zero:
+        del o["dropOut"]
+    return bool(zero)
 
 
 @contextlib.contextmanager

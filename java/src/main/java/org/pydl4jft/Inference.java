@@ -18,6 +18,7 @@ public final class Inference {
 
     /** The model's output for every row of {@code features}, in inference mode. */
     public static INDArray predict(Model model, INDArray features, int batchSize) {
+        // Only the features are sliced; the iterator wants labels, so it gets them twice.
         BatchIterator batches = new BatchIterator(features, features, batchSize, false, 0);
         int n = batches.batchesPerEpoch();
         if (n == 1) {
