@@ -122,3 +122,24 @@ class JavaError(Dl4jFtError, RuntimeError):
         super().__init__(message)
         self.java_class = java_class
         self.java_trace = java_trace
+
+
+class TrainingInterruptedError(Dl4jFtError, KeyboardInterrupt):
+    """Ctrl-C stopped training at a minibatch boundary; the model was kept.
+
+    The model holds the best epoch so far when early stopping was on, otherwise the
+    state after the last minibatch. ``history`` holds the epochs that ran. It is also a
+    KeyboardInterrupt, so a script that does not catch it stops as on any Ctrl-C.
+    """
+
+    exit_code = 130
+
+    def __init__(self, message: str, history=None):
+        super().__init__(message)
+        self.history = history
+
+
+class OptionalDependencyError(Dl4jFtError, ImportError):
+    """A feature needs an optional package that is not installed (e.g. matplotlib)."""
+
+    exit_code = 3

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _arrays, _checkpoint, _files, _jvm
+from . import _arrays, _checkpoint, _files, _jvm, training
 from .errors import (
     ArgumentError,
     CorruptCheckpointError,
@@ -20,6 +20,7 @@ from .errors import (
     LabelError,
     ShapeError,
     TrainingDivergedError,
+    TrainingInterruptedError,
 )
 
 log = logging.getLogger(__name__)
@@ -42,23 +43,55 @@ ProgressCallback = Callable[[int, int, int, float], None]
 
 @dataclasses.dataclass(frozen=True)
 class EpochRecord:
-    """One epoch: DL4J's epoch counter after it, mean minibatch loss, rate, time."""
+    """One epoch: DL4J's epoch counter after it, mean minibatch loss, rate, time.
+
+    ``validation`` holds DL4J's metrics on the validation data after the epoch (None
+    without validation data); ``complete`` is False for an epoch cut short by Ctrl-C.
+    """
 
     epoch: int
     loss: float
     learning_rate: float | None
     seconds: float
+    validation: dict[str, float] | None = None
+    complete: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
 class History:
-    """The epochs of one ``train``/``fine_tune`` call."""
+    """The epochs of one ``train``/``fine_tune`` call.
+
+    With early stopping, ``monitor`` names the metric and ``best_epoch`` the epoch
+    (DL4J's counter, as in :attr:`EpochRecord.epoch`) whose model the network holds
+    after the call. ``stopped`` says why training ended: ``"completed"``,
+    ``"early_stopping"`` or ``"interrupted"``.
+    """
 
     epochs: tuple[EpochRecord, ...]
+    best_epoch: int | None = None
+    monitor: str | None = None
+    stopped: str = "completed"
 
     @property
     def loss(self) -> list[float]:
         return [e.loss for e in self.epochs]
+
+    def validation_metric(self, name: str) -> list[float | None]:
+        """One validation metric per epoch (None where there was no validation)."""
+        return [
+            None if e.validation is None else e.validation[name] for e in self.epochs
+        ]
+
+    @property
+    def best(self) -> EpochRecord | None:
+        """The record of the best epoch, or None without early stopping."""
+        return next((e for e in self.epochs if e.epoch == self.best_epoch), None)
+
+    def plot(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Writes the loss curve as a PNG (needs ``pip install py_dl4j_ft[plot]``)."""
+        from . import training
+
+        return training.plot_history(self, path, overwrite=overwrite)
 
 
 class PreTrainedModel:
@@ -275,6 +308,11 @@ class PreTrainedModel:
         shuffle: bool = True,
         seed: int = 0,
         progress: ProgressCallback | None = None,
+        validation_split: float | None = None,
+        validation_data=None,
+        early_stopping: str | None = None,
+        patience: int = 3,
+        min_delta: float = 0.0,
     ) -> History:
         """Continues training at the learning rate stored in the model.
 
@@ -282,9 +320,38 @@ class PreTrainedModel:
         the loss stops being finite, parameters and optimizer state are put back as they
         were and :class:`TrainingDivergedError` is raised; any other failure during
         training (a progress callback that raises, say) restores them too.
+
+        Validation: ``validation_split`` holds out that fraction of the examples (picked
+        at random with ``seed``), or ``validation_data=(features, labels)`` is used as
+        given; DL4J's Evaluation/RegressionEvaluation runs on it after every epoch (see
+        :meth:`evaluate` for the metrics) and each :class:`EpochRecord` keeps them.
+        ``early_stopping`` names the metric to watch (``"loss"``, ``"accuracy"``,
+        ``"f1"``, ... ``"r2"``, ``"mse"`` for regression): training stops when it has
+        not improved by more than ``min_delta`` for ``patience`` epochs, and the model
+        is then put back to the best epoch (parameters, optimizer state and counters);
+        ``History.best_epoch`` names it.
+
+        Ctrl-C stops at the next minibatch boundary (checked every
+        ``training.CHECK_INTERVAL`` seconds and at each epoch's end) and raises
+        :class:`TrainingInterruptedError` with the history so far; the model keeps the
+        best epoch so far with early stopping, else its state after that minibatch. A
+        second Ctrl-C aborts as KeyboardInterrupt, with the model restored as it was
+        before the call.
         """
         return self._fit(
-            features, labels, None, epochs, batch_size, shuffle, seed, progress
+            features,
+            labels,
+            None,
+            epochs,
+            batch_size,
+            shuffle,
+            seed,
+            progress,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            early_stopping=early_stopping,
+            patience=patience,
+            min_delta=min_delta,
         )
 
     def fine_tune(
@@ -298,6 +365,11 @@ class PreTrainedModel:
         shuffle: bool = True,
         seed: int = 0,
         progress: ProgressCallback | None = None,
+        validation_split: float | None = None,
+        validation_data=None,
+        early_stopping: str | None = None,
+        patience: int = 3,
+        min_delta: float = 0.0,
     ) -> History:
         """Sets ``learning_rate`` on every layer, then trains (see :meth:`train`).
 
@@ -306,7 +378,19 @@ class PreTrainedModel:
         If training fails, the earlier rates are put back with the parameters.
         """
         return self._fit(
-            features, labels, learning_rate, epochs, batch_size, shuffle, seed, progress
+            features,
+            labels,
+            learning_rate,
+            epochs,
+            batch_size,
+            shuffle,
+            seed,
+            progress,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            early_stopping=early_stopping,
+            patience=patience,
+            min_delta=min_delta,
         )
 
     def _fit(
@@ -319,6 +403,12 @@ class PreTrainedModel:
         shuffle,
         seed,
         progress,
+        *,
+        validation_split=None,
+        validation_data=None,
+        early_stopping=None,
+        patience=3,
+        min_delta=0.0,
     ) -> History:
         # Every argument and all data are checked, and converted, before the model is
         # touched, so a refusal leaves it exactly as it was.
@@ -333,26 +423,51 @@ class PreTrainedModel:
             )
         if learning_rate is not None:
             _check_rate(learning_rate)
+        maximize = training.check_options(
+            self.is_classifier,
+            validation_split,
+            validation_data,
+            early_stopping,
+            patience,
+            min_delta,
+        )
+        if validation_split is not None:
+            features, labels, *validation_data = training.split(
+                features, labels, validation_split, seed
+            )
         x, rows = self._features_to_java(features)
         y = self._labels_to_java(labels, rows)
+        vx = vy = None
+        if validation_data is not None:
+            vx, vy = self._validation_to_java(*validation_data)
         callback = None if progress is None else _ProgressProxy(progress)
+        epochs_before = self.info["epoch_count"]
 
         rates_before = self.learning_rates
         if learning_rate is not None:
             self.set_learning_rate(learning_rate)
         result = None
         try:
-            with _jvm.java_errors("training"):
+            with training.stop_on_sigint() as interrupt, _jvm.java_errors("training"):
                 try:
-                    result = _jvm.helper("Trainer").fit(
+                    result = _jvm.helper("EarlyStop").fit(
                         self.java_model,
                         x,
                         y,
+                        vx,
+                        vy,
+                        self.is_classifier,
                         batch_size,
                         epochs,
                         bool(shuffle),
                         int(seed),
                         callback,
+                        interrupt,
+                        float(training.CHECK_INTERVAL),
+                        early_stopping,
+                        bool(maximize),
+                        int(patience),
+                        float(min_delta),
                     )
                 finally:
                     self._info = None
@@ -374,15 +489,53 @@ class PreTrainedModel:
                 ) from e
             raise
 
-        losses, seconds = result
-        first_epoch = self.info["epoch_count"] - epochs
+        run = json.loads(str(result))
         rate = self.learning_rate
+        batches = -(-rows // batch_size)
         records = tuple(
-            EpochRecord(first_epoch + i + 1, float(loss), rate, float(secs))
-            for i, (loss, secs) in enumerate(zip(losses, seconds, strict=True))
+            EpochRecord(
+                epochs_before + i + 1,
+                float(loss),
+                rate,
+                float(secs),
+                None
+                if metrics is None
+                else {
+                    k: (int(v) if k == "examples" else float(v))
+                    for k, v in metrics.items()
+                },
+                done == batches,
+            )
+            for i, (loss, secs, metrics, done) in enumerate(
+                zip(
+                    run["loss"],
+                    run["seconds"],
+                    run["validation"],
+                    run["batches"],
+                    strict=True,
+                )
+            )
         )
         self.history.extend(records)
-        return History(records)
+        history = History(
+            records,
+            None if run["best"] < 0 else epochs_before + run["best"] + 1,
+            early_stopping,
+            run["stopped"],
+        )
+        if history.stopped == "interrupted":
+            raise TrainingInterruptedError(
+                _interrupted_message(history, epochs), history
+            )
+        return history
+
+    def _validation_to_java(self, features, labels):
+        """Validation data, checked against the model like the training data."""
+        try:
+            vx, rows = self._features_to_java(features)
+            return vx, self._labels_to_java(labels, rows)
+        except DataError as e:
+            raise type(e)(f"validation data: {e}") from e
 
     # Inference.
 
@@ -491,6 +644,26 @@ class PreTrainedModel:
     def __repr__(self) -> str:
         source = f" from {self.source}" if self.source else ""
         return f"<PreTrainedModel {self.kind}{source}: {self.n_params} parameters>"
+
+
+def _interrupted_message(history: History, epochs: int) -> str:
+    last = history.epochs[-1] if history.epochs else None
+    where = (
+        f"after epoch {len(history.epochs)} of {epochs}"
+        if last is None or last.complete
+        else f"during epoch {len(history.epochs)} of {epochs}"
+    )
+    if history.monitor is None:
+        kept = "the model keeps the training done up to that minibatch"
+    elif history.best_epoch is None:
+        kept = "no epoch had finished, so the model is as it was before training"
+    else:
+        value = history.best.validation[history.monitor]
+        kept = (
+            f"the model holds the best epoch so far (epoch {history.best_epoch}, "
+            f"validation {history.monitor} {value:.6g})"
+        )
+    return f"training interrupted (Ctrl-C) {where}; {kept}"
 
 
 def _dash(value) -> str:

@@ -97,7 +97,7 @@ public final class Trainer {
         return l == null ? new ArrayList<>() : l;
     }
 
-    private static final class ScoreListener extends BaseTrainingListener {
+    static final class ScoreListener extends BaseTrainingListener {
         private final BatchIterator batches;
         private final Progress progress;
         private int epoch;
@@ -163,7 +163,7 @@ public final class Trainer {
     }
 
     /** Parameters, updater state and counters, to undo a diverged fit. */
-    private static final class Snapshot {
+    static final class Snapshot {
         private final INDArray params;
         private final INDArray updaterState;
         private final int iterations;
