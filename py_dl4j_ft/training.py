@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _files, _jvm
-from .errors import ArgumentError, OptionalDependencyError, ShapeError
+from .errors import ArgumentError, LabelError, OptionalDependencyError, ShapeError
 
 CHECK_INTERVAL = 0.1
 """Seconds between two polls of the stop request from Java (0: every minibatch)."""
@@ -114,7 +114,7 @@ def split(features, labels, fraction: float, seed: int):
     x, y = np.asarray(features), np.asarray(labels)
     rows = len(x) if x.ndim else 0
     if y.ndim == 0 or len(y) != rows:
-        raise ShapeError(
+        raise LabelError(
             f"expected one label per example ({rows}); got labels of shape {y.shape}"
         )
     held = round(rows * fraction)

@@ -1,0 +1,292 @@
+"""Validation per epoch, early stopping, Ctrl-C during fit and the loss curve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import numpy as np
+import pytest
+from conftest import checkpoint, standardized_iris
+
+from py_dl4j_ft import PreTrainedModel, training
+from py_dl4j_ft.errors import (
+    ArgumentError,
+    LabelError,
+    OptionalDependencyError,
+    OutputPathError,
+    ShapeError,
+    TrainingInterruptedError,
+)
+
+pytestmark = pytest.mark.jvm
+
+IRIS = "deeplearning4j__deeplearning4j-examples/trained_iris_model.zip"
+
+# At this rate the iris model's validation loss jumps around from epoch to epoch, so the
+# best epoch is neither the first nor the last (measured: best 3 of 7 with split 0.3).
+UNSTABLE_RATE = 0.5
+
+
+def params(model) -> np.ndarray:
+    from py_dl4j_ft import _arrays
+
+    return _arrays.from_java(model.java_model.params())
+
+
+def _snapshots_at_epoch_ends(model, store):
+    """A progress callback that keeps the parameters after each epoch's last batch."""
+
+    def progress(epoch, batch, batches, loss):
+        if batch == batches:
+            store[epoch] = params(model)
+
+    return progress
+
+
+def test_early_stopping_keeps_the_epoch_with_the_lowest_validation_loss(jvm):
+    x, y = standardized_iris()
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    snapshots = {}
+    history = model.fine_tune(
+        x,
+        y,
+        UNSTABLE_RATE,
+        epochs=12,
+        batch_size=16,
+        validation_split=0.3,
+        early_stopping="loss",
+        patience=4,
+        progress=_snapshots_at_epoch_ends(model, snapshots),
+    )
+    losses = history.validation_metric("loss")
+    best = int(np.argmin(losses))
+    assert history.stopped == "early_stopping"
+    assert len(losses) == best + 1 + 4  # four epochs without improvement, then stop
+    assert history.best_epoch == history.epochs[best].epoch
+    assert 0 < best < len(losses) - 1, losses  # a restore was really needed
+    assert history.monitor == "loss"
+
+    # The network is the best epoch's: same parameters, same validation loss, and DL4J's
+    # epoch counter back at that epoch.
+    np.testing.assert_array_equal(params(model), snapshots[best])
+    _, _, vx, vy = training.split(x, y, 0.3, 0)
+    assert model.evaluate(vx, vy)["loss"] == pytest.approx(losses[best], rel=1e-6)
+    assert model.info["epoch_count"] == history.best_epoch
+    assert model.history[-1].epoch == history.epochs[-1].epoch
+
+
+def test_early_stopping_on_accuracy_keeps_the_first_best_and_respects_min_delta(jvm):
+    x, y = standardized_iris()
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    history = model.fine_tune(
+        x,
+        y,
+        UNSTABLE_RATE,
+        epochs=12,
+        batch_size=16,
+        validation_split=0.3,
+        early_stopping="accuracy",
+        patience=3,
+    )
+    accuracy = history.validation_metric("accuracy")
+    best = int(np.argmax(accuracy))  # first of equal maxima: a tie is no improvement
+    assert history.best_epoch == history.epochs[best].epoch
+    _, _, vx, vy = training.split(x, y, 0.3, 0)
+    assert model.evaluate(vx, vy)["accuracy"] == accuracy[best]
+
+    # A min_delta no loss change can beat: the first epoch stays best, and training
+    # stops after `patience` more.
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    history = model.fine_tune(
+        x,
+        y,
+        UNSTABLE_RATE,
+        epochs=12,
+        batch_size=16,
+        validation_split=0.3,
+        early_stopping="loss",
+        patience=2,
+        min_delta=100.0,
+    )
+    assert len(history.epochs) == 3
+    assert history.best_epoch == history.epochs[0].epoch
+
+
+def test_validation_data_is_scored_with_dl4j_after_every_epoch(jvm):
+    x, y = standardized_iris()
+    rng = np.random.default_rng(1)
+    held = rng.permutation(len(x))[:40]
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    history = model.fine_tune(
+        x, y, 0.05, epochs=3, batch_size=16, validation_data=(x[held], y[held])
+    )
+    assert history.best_epoch is None and history.stopped == "completed"
+    assert [e.validation["examples"] for e in history.epochs] == [40, 40, 40]
+    assert all(e.complete for e in history.epochs)
+    # Without early stopping the model is the last epoch's, so evaluating it now gives
+    # what was recorded after that epoch (the loss summed over other minibatches).
+    assert history.epochs[-1].validation == pytest.approx(
+        model.evaluate(x[held], y[held]), rel=1e-6
+    )
+    assert history.validation_metric("accuracy")[-1] > 0.9
+
+
+def _interrupt_at(model, epoch, batch, snapshots, at_interrupt):
+    """A callback that sends this process SIGINT after the given minibatch."""
+
+    def progress(e, b, batches, loss):
+        if b == batches:
+            snapshots[e] = params(model)
+        if (e, b) == (epoch, batch):
+            at_interrupt.append(params(model))
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return progress
+
+
+@pytest.mark.parametrize("early_stopping", ["loss", None])
+def test_ctrl_c_stops_at_the_next_batch_and_keeps_the_best_model(
+    jvm, monkeypatch, early_stopping
+):
+    monkeypatch.setattr(training, "CHECK_INTERVAL", 0.0)  # poll after every batch
+    x, y = standardized_iris()
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    snapshots, at_interrupt, batches_seen = {}, [], []
+    callback = _interrupt_at(model, 3, 2, snapshots, at_interrupt)
+
+    def progress(e, b, n, loss):
+        batches_seen.append((e, b))
+        callback(e, b, n, loss)
+
+    handler_before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(
+        TrainingInterruptedError, match="during epoch 4 of 20"
+    ) as caught:
+        model.fine_tune(
+            x,
+            y,
+            UNSTABLE_RATE,
+            epochs=20,
+            batch_size=16,
+            validation_split=0.3,
+            early_stopping=early_stopping,
+            patience=20,
+            progress=progress,
+        )
+    assert isinstance(caught.value, KeyboardInterrupt)
+    assert signal.getsignal(signal.SIGINT) is handler_before
+    assert batches_seen[-1] == (3, 2)  # no minibatch after the one Ctrl-C came in
+    history = caught.value.history
+    assert history.stopped == "interrupted"
+    assert [e.complete for e in history.epochs] == [True, True, True, False]
+
+    if early_stopping is None:
+        # The training done so far is kept, up to the interrupted minibatch.
+        np.testing.assert_array_equal(params(model), at_interrupt[0])
+        assert "keeps the training done" in str(caught.value)
+    else:
+        losses = history.validation_metric("loss")[:3]
+        best = int(np.argmin(losses))
+        assert history.best_epoch == history.epochs[best].epoch
+        np.testing.assert_array_equal(params(model), snapshots[best])
+        assert f"best epoch so far (epoch {history.best_epoch}" in str(caught.value)
+    # The JVM and the model still work.
+    assert model.evaluate(x, y)["accuracy"] > 0.5
+
+
+def test_ctrl_c_before_the_first_epoch_ends_gives_back_the_starting_model(
+    jvm, monkeypatch
+):
+    monkeypatch.setattr(training, "CHECK_INTERVAL", 0.0)
+    x, y = standardized_iris()
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    start = params(model)
+    with pytest.raises(TrainingInterruptedError, match="no epoch had finished"):
+        model.fine_tune(
+            x,
+            y,
+            UNSTABLE_RATE,
+            epochs=5,
+            batch_size=16,
+            validation_split=0.3,
+            early_stopping="loss",
+            progress=_interrupt_at(model, 0, 1, {}, []),
+        )
+    np.testing.assert_array_equal(params(model), start)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"validation_split": 0.0}, ArgumentError, "strictly between 0 and 1"),
+        ({"validation_split": 1.0}, ArgumentError, "strictly between 0 and 1"),
+        ({"validation_split": True}, ArgumentError, "strictly between 0 and 1"),
+        ({"validation_split": 0.001}, ShapeError, "leaves 0 for validation"),
+        (
+            {"validation_split": 0.2, "validation_data": ([[0] * 4], [0])},
+            ArgumentError,
+            "pass one of them",
+        ),
+        ({"validation_data": ([[0] * 4],)}, ArgumentError, "must be a pair"),
+        (
+            {"validation_data": (np.zeros((5, 3)), np.zeros(5))},
+            ShapeError,
+            r"validation data: the model expects 4 features .* got shape \(5, 3\)",
+        ),
+        (
+            {"validation_data": (np.zeros((5, 4)), np.zeros(4))},
+            LabelError,
+            "validation data: expected one label per example",
+        ),
+        (
+            {"validation_split": 0.2, "early_stopping": "r2"},
+            ArgumentError,
+            "one of loss, accuracy, precision, recall, f1; got 'r2'",
+        ),
+        ({"early_stopping": "loss"}, ArgumentError, "needs validation data"),
+        (
+            {"validation_split": 0.2, "early_stopping": "loss", "patience": 0},
+            ArgumentError,
+            "patience must be a whole number of epochs, 1 or more; got 0",
+        ),
+        ({"min_delta": -0.1}, ArgumentError, "min_delta must be a finite number"),
+    ],
+)
+def test_bad_validation_options_are_refused_before_training(
+    jvm, kwargs, error, message
+):
+    x, y = standardized_iris()
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    start = params(model)
+    with pytest.raises(error, match=message):
+        model.fine_tune(x, y, 0.1, epochs=2, **kwargs)
+    np.testing.assert_array_equal(params(model), start)
+    assert model.history == []
+
+
+def test_loss_curve_png(jvm, tmp_path):
+    pytest.importorskip("matplotlib")
+    x, y = standardized_iris()
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    history = model.fine_tune(
+        x, y, 0.1, epochs=3, validation_split=0.2, early_stopping="loss"
+    )
+    png = history.plot(tmp_path / "loss.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(OutputPathError, match="does not exist; create it first"):
+        history.plot(tmp_path / "missing" / "loss.png")
+    with pytest.raises(ArgumentError, match="give a .png path"):
+        history.plot(tmp_path / "loss.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png"]
+
+
+def test_loss_curve_without_matplotlib_names_the_extra(jvm, tmp_path, monkeypatch):
+    from py_dl4j_ft.model import EpochRecord, History
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if absent
+    history = History((EpochRecord(1, 0.5, 0.1, 0.01),))
+    with pytest.raises(OptionalDependencyError, match=r"py_dl4j_ft\[plot\]"):
+        history.plot(tmp_path / "loss.png")
+    assert list(tmp_path.iterdir()) == []
