@@ -3,7 +3,8 @@
 Results go to stdout (JSON with ``--json``), diagnostics to stderr. Exit codes: 0
 success, 1 unexpected error, 2 bad usage, 3 environment (Java, Maven, jars, backend, JVM
 settings), 4 unusable model file, 5 unusable data, 6 output exists or cannot be written,
-7 training diverged.
+7 training diverged, 130 training interrupted by Ctrl-C (the model kept so far is
+saved).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import _files, _jars, _jvm, _settings
+from . import _files, _jars, _jvm, _settings, training
 from .data import load_dataset
-from .errors import DataError, Dl4jFtError
+from .errors import DataError, Dl4jFtError, TrainingInterruptedError
 from .model import PreTrainedModel
 
 log = logging.getLogger("py_dl4j_ft")
@@ -319,6 +320,37 @@ def info(model, normalizer, as_json):
     help="Where to write the fine-tuned zip.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option(
+    "--validation-split",
+    type=float,
+    help="Hold out this fraction of --data (seeded by --seed) for validation.",
+)
+@click.option(
+    "--validation-file",
+    type=click.Path(path_type=Path),
+    help="Validation data (same format and --label-column as --data).",
+)
+@click.option(
+    "--early-stopping",
+    metavar="METRIC",
+    help="Stop when this validation metric stops improving and keep the best epoch: "
+    "loss, accuracy, precision, recall, f1 (classifiers); loss, mse, mae, rmse, r2.",
+)
+@click.option(
+    "--patience", type=int, default=3, show_default=True, help="Epochs to wait."
+)
+@click.option(
+    "--min-delta",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Smallest change that counts as an improvement.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path),
+    help="Write the loss curve to this PNG (needs py_dl4j_ft[plot]).",
+)
 @_json_option
 @_guarded
 def fine_tune(
@@ -335,15 +367,32 @@ def fine_tune(
     eval_data,
     out,
     overwrite,
+    validation_split,
+    validation_file,
+    early_stopping,
+    patience,
+    min_delta,
+    plot,
     as_json,
 ):
-    """Fine-tune MODEL on labelled data at a small learning rate; save to --out."""
+    """Fine-tune MODEL on labelled data at a small learning rate; save to --out.
+
+    Ctrl-C stops at the next minibatch, saves the model kept so far (the best epoch with
+    --early-stopping) to --out, and exits with code 130.
+    """
     if out.resolve() == model.resolve():
         raise DataError(
             f"--out {out} is the input model; write the result to a new file"
         )
     _files.check_output(out, overwrite)
+    if plot is not None:
+        _files.check_output(plot, overwrite)
+        training.require_matplotlib()
     train = _load_labelled(data_path, label_column, labels_path)
+    validation = None
+    if validation_file is not None:
+        held = _load_labelled(validation_file, label_column, None)
+        validation = (held.features, held.labels)
     check = _load_labelled(eval_data, label_column, None) if eval_data else train
     m = PreTrainedModel.load(model, normalizer=normalizer)
     before = m.evaluate(check.features, check.labels)
@@ -361,10 +410,20 @@ def fine_tune(
             shuffle=not no_shuffle,
             seed=seed,
             progress=update,
+            validation_split=validation_split,
+            validation_data=validation,
+            early_stopping=early_stopping,
+            patience=patience,
+            min_delta=min_delta,
         )
+    except TrainingInterruptedError as e:
+        saved = m.save(out, overwrite=overwrite)
+        raise TrainingInterruptedError(f"{e}; saved it to {saved}", e.history) from e
     finally:
         if bar is not None:
             bar.close()
+    if plot is not None:
+        history.plot(plot, overwrite=overwrite)
     after = m.evaluate(check.features, check.labels)
     saved = m.save(out, overwrite=overwrite)
     if as_json:
@@ -375,6 +434,8 @@ def fine_tune(
                     "after": after,
                     "learning_rate": m.learning_rate,
                     "history": [e.__dict__ for e in history.epochs],
+                    "best_epoch": history.best_epoch,
+                    "stopped": history.stopped,
                     "saved": str(saved),
                 },
                 indent=2,
@@ -385,7 +446,15 @@ def fine_tune(
         _say(
             f"epoch {i}/{epochs}: loss {e.loss:.4f} ({e.seconds:.2f} s; "
             f"the model's epoch {e.epoch})"
+            + (f"; validation {_metrics_line(e.validation)}" if e.validation else "")
         )
+    if history.best_epoch is not None:
+        _say(
+            f"kept the model's epoch {history.best_epoch} (best validation "
+            f"{history.monitor}; training {history.stopped.replace('_', ' ')})"
+        )
+    if plot is not None:
+        _say(f"wrote the loss curve to {plot}")
     click.echo(f"after:  {_metrics_line(after)}")
     _say(f"saved {saved}")
 

@@ -176,16 +176,8 @@ def stop_on_sigint() -> Iterator[object]:
         signal.signal(signal.SIGINT, previous)
 
 
-def plot_history(history, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Draws training and validation loss per epoch to a PNG; marks the best epoch.
-
-    Needs matplotlib (``pip install py_dl4j_ft[plot]``). The file is written whole or
-    not at all.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ArgumentError(f"the loss curve is a PNG; give a .png path, got {path}")
-    _files.check_output(path, overwrite)
+def require_matplotlib():
+    """matplotlib's Figure (headless), or a named error that says how to install it."""
     try:
         import matplotlib
 
@@ -196,11 +188,25 @@ def plot_history(history, path: str | Path, *, overwrite: bool = False) -> Path:
             f"drawing the loss curve needs matplotlib, which is not installed ({e}); "
             "install it with pip install 'py_dl4j_ft[plot]'"
         ) from e
+    return Figure
+
+
+def plot_history(history, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Draws training and validation loss per epoch to a PNG; marks the best epoch.
+
+    Needs matplotlib (``pip install py_dl4j_ft[plot]``). The file is written whole or
+    not at all.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ArgumentError(f"the loss curve is a PNG; give a .png path, got {path}")
+    _files.check_output(path, overwrite)
+    figure_class = require_matplotlib()
     if not history.epochs:
         raise ArgumentError("the history has no epochs to plot; train first")
 
     epochs = [e.epoch for e in history.epochs]
-    figure = Figure(figsize=(6, 4), dpi=100)
+    figure = figure_class(figsize=(6, 4), dpi=100)
     axes = figure.subplots()
     axes.plot(epochs, history.loss, marker="o", label="training loss")
     validation = history.validation_metric("loss")

@@ -290,3 +290,145 @@ def test_loss_curve_without_matplotlib_names_the_extra(jvm, tmp_path, monkeypatc
     with pytest.raises(OptionalDependencyError, match=r"py_dl4j_ft\[plot\]"):
         history.plot(tmp_path / "loss.png")
     assert list(tmp_path.iterdir()) == []
+
+
+# The command line: dl4j-ft fine-tune with validation, early stopping, plot and Ctrl-C.
+
+
+def _iris_npz(folder):
+    x, y = standardized_iris()
+    path = folder / "iris.npz"
+    np.savez(path, features=x, labels=y)
+    return path
+
+
+def _run(*args):
+    from click.testing import CliRunner
+
+    from py_dl4j_ft.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_cli_early_stopping_saves_the_best_epoch_and_plots(jvm, tmp_path):
+    pytest.importorskip("matplotlib")
+    import json
+
+    data = _iris_npz(tmp_path)
+    out, png = tmp_path / "best.zip", tmp_path / "loss.png"
+    result = _run(
+        "fine-tune",
+        checkpoint(IRIS),
+        "--data",
+        data,
+        "-lr",
+        str(UNSTABLE_RATE),
+        "--epochs",
+        "12",
+        "--batch-size",
+        "16",
+        "--validation-split",
+        "0.3",
+        "--early-stopping",
+        "loss",
+        "--patience",
+        "4",
+        "--plot",
+        png,
+        "--out",
+        out,
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    losses = [e["validation"]["loss"] for e in report["history"]]
+    best = int(np.argmin(losses))
+    assert report["best_epoch"] == report["history"][best]["epoch"]
+    assert report["stopped"] == "early_stopping"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+    # The saved zip is the best epoch's network, with the validation loss recorded.
+    x, y = standardized_iris()
+    _, _, vx, vy = training.split(x, y, 0.3, 0)
+    saved = PreTrainedModel.load(out)
+    assert saved.evaluate(vx, vy)["loss"] == pytest.approx(losses[best], rel=1e-6)
+    assert saved.info["epoch_count"] == report["best_epoch"]
+
+
+@pytest.mark.parametrize(
+    "args, code, fragment",
+    [
+        (["--validation-split", "1.5"], 2, "strictly between 0 and 1"),
+        (
+            ["--validation-split", "0.2", "--early-stopping", "r2"],
+            2,
+            "one of loss, accuracy, precision, recall, f1; got 'r2'",
+        ),
+        (["--early-stopping", "loss"], 2, "needs validation data"),
+        (["--plot", "{tmp}/missing/loss.png"], 6, "does not exist; create it first"),
+        (["--validation-file", "{tmp}/nothere.npz"], 5, "does not exist"),
+    ],
+)
+def test_cli_bad_validation_options_write_nothing(jvm, tmp_path, args, code, fragment):
+    data = _iris_npz(tmp_path)
+    out = tmp_path / "out.zip"
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = _run(
+        "fine-tune", checkpoint(IRIS), "--data", data, "-lr", "0.1", "--out", out, *args
+    )
+    assert result.exit_code == code, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
+    assert not out.exists()
+
+
+def test_cli_ctrl_c_saves_the_best_model_and_exits_130(jvm, tmp_path):
+    import subprocess
+    import time
+
+    data = _iris_npz(tmp_path)
+    out = tmp_path / "interrupted.zip"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "py_dl4j_ft",
+            "fine-tune",
+            str(checkpoint(IRIS)),
+            "--data",
+            str(data),
+            "-lr",
+            "0.05",
+            "--epochs",
+            "1000000",
+            "--validation-split",
+            "0.3",
+            "--early-stopping",
+            "loss",
+            "--patience",
+            "1000000",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        first = process.stdout.readline()  # "before: ...", printed just before fit
+        assert first.startswith("before:"), first
+        time.sleep(2)  # let a few epochs finish; no assertion depends on the timing
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    assert errors[0].startswith("error: training interrupted (Ctrl-C)")
+    assert f"saved it to {out}" in errors[0]
+    saved = PreTrainedModel.load(out)
+    x, y = standardized_iris()
+    assert saved.evaluate(x, y)["accuracy"] > 0.9
