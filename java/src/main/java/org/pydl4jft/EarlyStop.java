@@ -32,6 +32,9 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
 public final class EarlyStop {
     private EarlyStop() {}
 
+    /** Validation minibatch size: Python's evaluate() default, so the numbers agree. */
+    private static final int EVAL_BATCH = 1024;
+
     /** Asked between minibatches whether training should stop; Python implements it. */
     public interface Interrupt {
         boolean requested();
@@ -96,7 +99,7 @@ public final class EarlyStop {
                 Map<String, Object> metrics = null;
                 if (valFeatures != null) {
                     metrics = json.readValue(Inference.evaluate(model, valFeatures, valLabels,
-                            batchSize, classification), LinkedHashMap.class);
+                            EVAL_BATCH, classification), LinkedHashMap.class);
                 }
                 validation.add(metrics);
                 if (metric != null && metrics != null && complete) {
