@@ -4,7 +4,7 @@
 they work in ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``: the constructor
 only stores its parameters, and every ``fit`` loads the checkpoint again from disk, so a
 clone never shares a trained network with another. Needs scikit-learn (``pip install
-scikit-learn``); the JVM runs in this process, so keep ``n_jobs=1``.
+'py_dl4j_ft[sklearn]'``); the JVM runs in this process, so keep ``n_jobs=1``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,19 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from .errors import ArgumentError, LabelError, ShapeError
+from .errors import ArgumentError, LabelError, OptionalDependencyError, ShapeError
 from .model import PreTrainedModel
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+except ImportError as e:
+    raise OptionalDependencyError(
+        f"py_dl4j_ft.sklearn needs scikit-learn, which is not installed ({e}); install "
+        "it with pip install 'py_dl4j_ft[sklearn]'"
+    ) from e
 
 
 class _Dl4jEstimator(BaseEstimator):
