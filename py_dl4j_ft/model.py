@@ -53,7 +53,7 @@ class EpochRecord:
     loss: float
     learning_rate: float | None
     seconds: float
-    validation: dict[str, float] | None = None
+    validation: dict[str, float] | None = dataclasses.field(default=None, hash=False)
     complete: bool = True
 
 
