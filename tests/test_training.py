@@ -217,6 +217,25 @@ def test_ctrl_c_before_the_first_epoch_ends_gives_back_the_starting_model(
     np.testing.assert_array_equal(params(model), start)
 
 
+def test_a_second_ctrl_c_aborts_and_puts_the_model_back(jvm, monkeypatch):
+    monkeypatch.setattr(training, "CHECK_INTERVAL", 60.0)  # the first one waits
+    x, y = standardized_iris()
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    start = params(model)
+
+    def twice(epoch, batch, batches, loss):
+        if (epoch, batch) == (1, 3):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        model.fine_tune(x, y, 0.05, epochs=5, batch_size=16, progress=twice)
+    assert not isinstance(caught.value, TrainingInterruptedError)
+    np.testing.assert_array_equal(params(model), start)
+    assert model.history == []
+    assert model.learning_rate == pytest.approx(0.1)  # the checkpoint's own, back
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
@@ -353,6 +372,39 @@ def test_cli_early_stopping_saves_the_best_epoch_and_plots(jvm, tmp_path):
     saved = PreTrainedModel.load(out)
     assert saved.evaluate(vx, vy)["loss"] == losses[best]
     assert saved.info["epoch_count"] == report["best_epoch"]
+
+
+def test_cli_validation_file_is_scored_after_every_epoch(jvm, tmp_path):
+    import json
+
+    x, y = standardized_iris()
+    order = np.random.default_rng(3).permutation(len(x))
+    train, held = order[:110], order[110:]
+    np.savez(tmp_path / "train.npz", features=x[train], labels=y[train])
+    np.savez(tmp_path / "held.npz", features=x[held], labels=y[held])
+    out = tmp_path / "out.zip"
+    result = _run(
+        "fine-tune",
+        checkpoint(IRIS),
+        "--data",
+        tmp_path / "train.npz",
+        "--validation-file",
+        tmp_path / "held.npz",
+        "-lr",
+        "0.05",
+        "--epochs",
+        "3",
+        "--out",
+        out,
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [e["validation"]["examples"] for e in report["history"]] == [40, 40, 40]
+    assert report["best_epoch"] is None and report["stopped"] == "completed"
+    # No early stopping: the saved model is the last epoch's, scored as recorded.
+    saved = PreTrainedModel.load(out)
+    assert saved.evaluate(x[held], y[held]) == report["history"][-1]["validation"]
 
 
 @pytest.mark.parametrize(
