@@ -3,8 +3,8 @@
 Everything here is done by DL4J's own ``TransferLearning`` builders and
 ``FineTuneConfiguration``; this module checks the request first, so that a bad one is
 refused with a message before DL4J sees it, and sends it to Java as one document
-(``org.pydl4jft.Transfer``). A rebuild gives a *new* :class:`PreTrainedModel`; the one it
-came from is left as it was.
+(``org.pydl4jft.Transfer``). A rebuild gives a *new* :class:`PreTrainedModel`; the one
+it came from is left as it was.
 
 Freezing follows DL4J's feature-extractor rule: a frozen layer takes everything below it
 along (``freeze=2`` freezes the first two layers; ``freeze=["dense1"]`` freezes
@@ -120,7 +120,9 @@ class Schedule:
         items = []
         for step, rate in values.items():
             if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
-                raise ScheduleError(f"schedule steps must be whole numbers; got {step!r}")
+                raise ScheduleError(
+                    f"schedule steps must be whole numbers; got {step!r}"
+                )
             if step < 0:
                 raise ScheduleError(f"schedule steps must be 0 or more; got {step}")
             if not _is_real(rate) or rate < 0:
@@ -520,7 +522,9 @@ def set_counters(model: PreTrainedModel, iteration: int = 0, epoch: int = 0) -> 
         ):
             raise ArgumentError(f"{name} must be a whole number from 0; got {value!r}")
     with _jvm.java_errors("setting the counters"):
-        _jvm.helper("Transfer").setCounters(model.java_model, int(iteration), int(epoch))
+        _jvm.helper("Transfer").setCounters(
+            model.java_model, int(iteration), int(epoch)
+        )
     model._info = None
 
 
@@ -581,16 +585,26 @@ def parameters(model: PreTrainedModel) -> dict[str, np.ndarray]:
         return {str(k): _arrays.from_java(table.get(k)) for k in table.keySet()}
 
 
+def updater_state(model: PreTrainedModel) -> dict[str, np.ndarray]:
+    """Copies of the optimizer state, keyed ``"layer/param/Updater/key"``."""
+    with _jvm.java_errors("reading the optimizer state"):
+        table = _jvm.helper("Transfer").updaterState(model.java_model)
+        return {str(k): _arrays.from_java(table.get(k)) for k in table.keySet()}
+
+
 def gradient(model: PreTrainedModel, features, labels) -> np.ndarray:
     """DL4J's gradient for one minibatch (computeGradientAndScore), flat.
 
-    In the order of the model's flat parameter vector; L1/L2 are not in it (DL4J adds
-    them in the updater).
+    In the order of the model's flat parameter vector. It is summed over the minibatch:
+    DL4J's updater divides it by the minibatch size (for networks configured with
+    ``miniBatch``, the default) and adds L1/L2 before the learning rate applies.
     """
     x, rows = model._features_to_java(features)
     y = model._labels_to_java(labels, rows)
     with _jvm.java_errors("computing the gradient"):
-        return _arrays.from_java(_jvm.helper("Transfer").gradient(model.java_model, x, y))
+        return _arrays.from_java(
+            _jvm.helper("Transfer").gradient(model.java_model, x, y)
+        )
 
 
 def flat_parameters(model: PreTrainedModel) -> np.ndarray:
@@ -602,7 +616,9 @@ def train_mode_output(model: PreTrainedModel, features) -> np.ndarray:
     """The output as in training (dropout on): two calls differ if dropout is active."""
     x, _ = model._features_to_java(features)
     with _jvm.java_errors("running the model in training mode"):
-        return _arrays.from_java(_jvm.helper("Transfer").trainModeOutput(model.java_model, x))
+        return _arrays.from_java(
+            _jvm.helper("Transfer").trainModeOutput(model.java_model, x)
+        )
 
 
 # The two-stage recipe.
@@ -654,7 +670,9 @@ def two_stage(
         n_classes=n_classes,
         remove_top=remove_top,
         hidden=hidden,
-        fine_tune=FineTune(updater=updater, learning_rate=head_learning_rate, seed=seed),
+        fine_tune=FineTune(
+            updater=updater, learning_rate=head_learning_rate, seed=seed
+        ),
         reset_counters=True,
     )
     head = staged.fine_tune(
@@ -687,7 +705,9 @@ def _check_fine_tune(fine_tune) -> FineTune | None:
                 f"fine_tune settings take {fields}; got {sorted(fine_tune)} ({e})"
             ) from e
     if not isinstance(fine_tune, FineTune):
-        raise ArgumentError(f"fine_tune must be a FineTune or a dict; got {fine_tune!r}")
+        raise ArgumentError(
+            f"fine_tune must be a FineTune or a dict; got {fine_tune!r}"
+        )
     fine_tune.check()
     return fine_tune
 
@@ -727,7 +747,7 @@ def _graph_freeze_targets(frozen, names, states) -> list[str]:
 
 
 def _top_chain(model, count: int) -> list[str]:
-    """The ``count`` layers at the top, output first; for graphs a single-input chain."""
+    """The ``count`` layers at the top, output first (in a graph: a plain chain)."""
     layers = model.info["layers"]
     if model.kind == "MultiLayerNetwork":
         names = [layer["name"] for layer in layers]
@@ -743,9 +763,7 @@ def _top_chain(model, count: int) -> list[str]:
     for layer in layers:
         for source in layer.get("inputs", []):
             consumers.setdefault(source, []).append(layer["name"])
-    current = next(
-        name for name in reversed(list(by_name)) if name not in consumers
-    )
+    current = next(name for name in reversed(list(by_name)) if name not in consumers)
     chain = []
     for k in range(count):
         row = by_name[current]

@@ -521,6 +521,15 @@ public final class Transfer {
         return copied;
     }
 
+    /** The optimizer state, copied, keyed "layer/param/updater/state" (Adam's M, V). */
+    public static Map<String, INDArray> updaterState(Model model) {
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        for (Slot s : slots(model)) {
+            out.put(s.key, s.values.dup());
+        }
+        return out;
+    }
+
     /** Per layer and parameter: the named updater state values, as views. */
     private static List<Slot> slots(Model model) {
         BaseMultiLayerUpdater<?> updater = model instanceof MultiLayerNetwork
