@@ -418,6 +418,13 @@ def transfer(
     # Fine-tune settings that would reach pretrained layers need consent.
     if fine_tune is not None:
         _check_pretrained_changes(fine_tune, states, removed, allow_pretrained_changes)
+        if fine_tune.activation is not None and n_classes is None:
+            raise ArgumentError(
+                f"a fine-tune activation applies to every kept layer, the output layer "
+                f"{output!r} included, which would lose its "
+                f"{states[-1].get('activation')}; give n_classes for a new head, or "
+                "leave activation out"
+            )
         if not fine_tune.rate_only:
             spec["fineTune"] = fine_tune.to_spec()
 
@@ -534,7 +541,10 @@ def set_layer_learning_rate(
     """Sets one layer's rate (0 stops it) or schedule through DL4J's setLearningRate.
 
     The layer keeps its updater and optimizer state. Frozen layers are refused: unfreeze
-    them first.
+    them first. At rate 0 a layer's parameters stop moving unless it has weight decay
+    that DL4J applies independently of the rate (``WeightDecay(applyLR=false)``, as in
+    the 0.9.1 iris example): that still shrinks the weights; clear it with
+    ``FineTune(weight_decay=0)``.
     """
     states = layer_states(model)
     names = [s["name"] for s in states]

@@ -80,6 +80,7 @@ public final class Transfer {
         Model built = model instanceof MultiLayerNetwork
                 ? rebuild((MultiLayerNetwork) model, spec, fineTune, replaced)
                 : rebuild((ComputationGraph) model, spec, fineTune, replaced);
+        separateUpdaters(built);
         copyUpdaterState(model, built, replaced);
         setCounters(built, iterations(model), epochs(model));
         return built;
@@ -178,6 +179,45 @@ public final class Transfer {
             b.setFeatureExtractor(names.toArray(new String[0]));
         }
         return b.build();
+    }
+
+    /**
+     * Gives every layer its own updater object. FineTuneConfiguration hands one IUpdater
+     * instance to all layers, so DL4J's setLearningRate(layer, rate) on one of them would
+     * change them all. The optimizer is then rebuilt from the layers (its state is copied
+     * in afterwards).
+     */
+    private static void separateUpdaters(Model model) {
+        List<Layer> layers = new ArrayList<>();
+        if (model instanceof MultiLayerNetwork) {
+            for (NeuralNetConfiguration c
+                    : ((MultiLayerNetwork) model).getLayerWiseConfigurations().getConfs()) {
+                layers.add(unwrap(c.getLayer()));
+            }
+        } else {
+            for (GraphVertex v
+                    : ((ComputationGraph) model).getConfiguration().getVertices().values()) {
+                if (v instanceof LayerVertex) {
+                    layers.add(unwrap(((LayerVertex) v).getLayerConf().getLayer()));
+                }
+            }
+        }
+        for (Layer l : layers) {
+            if (l instanceof BaseLayer) {
+                BaseLayer b = (BaseLayer) l;
+                if (b.getIUpdater() != null) {
+                    b.setIUpdater(b.getIUpdater().clone());
+                }
+                if (b.getBiasUpdater() != null) {
+                    b.setBiasUpdater(b.getBiasUpdater().clone());
+                }
+            }
+        }
+        if (model instanceof MultiLayerNetwork) {
+            ((MultiLayerNetwork) model).setUpdater(null);
+        } else {
+            ((ComputationGraph) model).setUpdater(null);
+        }
     }
 
     private static DenseLayer dense(JsonNode d, long nIn) {
