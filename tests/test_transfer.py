@@ -476,3 +476,16 @@ def test_bad_layer_rate_requests(jvm):
     with pytest.raises(errors.ArgumentError, match="iteration"):
         model.learning_rates_at(iteration=-1)
     assert model.learning_rates_at() == {"layer0": None, "layer1": 0.1, "layer2": 0.1}
+
+
+def test_a_frozen_model_saved_and_reloaded_stays_frozen(jvm, iris_data, tmp_path):
+    x, y = iris_data
+    new = T.transfer(load(jvm, IRIS), freeze=2, n_classes=2)
+    new.fine_tune(x, y == 2, 0.05, epochs=3, batch_size=50)
+    reloaded = PreTrainedModel.load(new.save(tmp_path / "frozen.zip"))
+    assert reloaded.frozen_layers == ["layer0", "layer1"]
+    assert np.array_equal(reloaded.predict(x), new.predict(x))
+    before = T.parameters(reloaded)
+    reloaded.fine_tune(x, y == 2, 0.05, epochs=2, batch_size=50)
+    moved = changed(before, T.parameters(reloaded))
+    assert [k for k, v in moved.items() if v] == ["new_output/W", "new_output/b"]
