@@ -74,8 +74,12 @@ public final class Transfer {
      */
     public static Model rebuild(Model model, String specJson) throws Exception {
         JsonNode spec = JSON.readTree(specJson);
-        FineTuneConfiguration fineTune =
-                spec.hasNonNull("fineTune") ? fineTune(spec.get("fineTune")) : null;
+        // DL4J's builders need fine-tune settings to add a layer (else a
+        // NullPointerException); empty ones change nothing.
+        FineTuneConfiguration fineTune = spec.hasNonNull("fineTune")
+                ? fineTune(spec.get("fineTune"))
+                : spec.path("removeTop").asInt(0) > 0
+                        ? new FineTuneConfiguration.Builder().build() : null;
         Set<String> replaced = new HashSet<>();
         Model built = model instanceof MultiLayerNetwork
                 ? rebuild((MultiLayerNetwork) model, spec, fineTune, replaced)
