@@ -413,7 +413,7 @@ def transfer(
         if model.kind == "MultiLayerNetwork":
             spec["freezeUpTo"] = max(names.index(n) for n in frozen)
         else:
-            spec["freeze"] = _graph_freeze_targets(frozen, names, states)
+            spec["freeze"] = frozen
 
     # Fine-tune settings that would reach pretrained layers need consent.
     if fine_tune is not None:
@@ -750,10 +750,6 @@ def _frozen_names(model, freeze, states) -> list[str]:
     if model.kind == "MultiLayerNetwork":
         return names[: max(names.index(n) for n in freeze) + 1]
     return list(freeze)
-
-
-def _graph_freeze_targets(frozen, names, states) -> list[str]:
-    return [n for n in frozen if n in names]
 
 
 def _top_chain(model, count: int) -> list[str]:

@@ -87,6 +87,26 @@ def test_a_rebuild_that_changes_nothing_leaves_outputs_score_and_params(jvm, iri
         assert same.counters == base.counters
 
 
+def test_a_rebuild_keeps_the_optimizer_state_dl4j_would_zero(jvm, iris_data):
+    x, y = iris_data
+    trained = T.transfer(
+        load(jvm, IRIS), fine_tune=T.FineTune(updater="adam", learning_rate=0.01)
+    )
+    trained.train(x, y, epochs=2, batch_size=50)
+    state = T.updater_state(trained)
+    assert sum(np.abs(v).sum() for v in state.values()) > 0
+    rebuilt = T.transfer(trained)
+    assert T.updater_state(rebuilt).keys() == state.keys()
+    for key, value in T.updater_state(rebuilt).items():
+        assert np.array_equal(value, state[key]), key
+
+
+def test_a_rate_without_an_updater_goes_to_the_trainable_layers(jvm):
+    model = T.transfer(load(jvm, IRIS), freeze=1, fine_tune={"learning_rate": 0.05})
+    assert model.learning_rates_at() == {"layer0": None, "layer1": 0.05, "layer2": 0.05}
+    assert [s["updater"] for s in T.layer_states(model)[1:]] == ["Sgd", "Sgd"]
+
+
 def test_fine_tune_l2_reaches_the_trainable_layers_only(jvm, iris_data):
     x, y = iris_data
     base = load(jvm, IRIS)

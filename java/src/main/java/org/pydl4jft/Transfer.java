@@ -14,6 +14,7 @@ import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.dropout.Dropout;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
@@ -30,6 +31,7 @@ import org.deeplearning4j.nn.transferlearning.TransferLearning;
 import org.deeplearning4j.nn.updater.BaseMultiLayerUpdater;
 import org.deeplearning4j.nn.updater.UpdaterBlock;
 import org.deeplearning4j.nn.weights.WeightInit;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -60,7 +62,8 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
  * <p>Python checks every request and sends it here as one JSON document, already valid, so
  * that a rebuild is one call. A rebuilt network starts from the old one's parameters (DL4J
  * copies them) and from its optimizer state, copied here parameter by parameter wherever
- * the layer and the updater are unchanged; DL4J's builders leave that state behind.
+ * the layer and the updater are unchanged: DL4J's builders start it at zero, even for a
+ * rebuild that changes nothing.
  */
 public final class Transfer {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -104,14 +107,13 @@ public final class Transfer {
             for (int i = lowest; i < n; i++) {
                 replaced.add(conf.getConf(i).getLayer().getLayerName());
             }
-            long nIn = ((FeedForwardLayer) unwrap(conf.getConf(lowest).getLayer())).getNIn();
+            Layer lowestLayer = unwrapFrozen(conf.getConf(lowest).getLayer());
+            long nIn = ((FeedForwardLayer) lowestLayer).getNIn();
             InputPreProcessor pre = conf.getInputPreProcess(lowest);
             b.removeLayersFromOutput(removeTop);
-            int index = lowest;
             for (JsonNode d : spec.path("add")) {
                 b.addLayer(dense(d, nIn));
                 nIn = d.get("nOut").asLong();
-                index++;
             }
             b.addLayer(output(spec.get("head"), nIn));
             if (pre != null) {
@@ -149,7 +151,8 @@ public final class Transfer {
             }
             LayerVertex lowest = (LayerVertex) conf.getVertices().get(current);
             String[] inputs = conf.getVertexInputs().get(current).toArray(new String[0]);
-            long nIn = ((FeedForwardLayer) unwrap(lowest.getLayerConf().getLayer())).getNIn();
+            Layer lowestLayer = unwrapFrozen(lowest.getLayerConf().getLayer());
+            long nIn = ((FeedForwardLayer) lowestLayer).getNIn();
             InputPreProcessor pre = lowest.getPreProcessor();
             for (String name : chain) {
                 b.removeVertexAndConnections(name);
@@ -196,13 +199,13 @@ public final class Transfer {
         if (model instanceof MultiLayerNetwork) {
             for (NeuralNetConfiguration c
                     : ((MultiLayerNetwork) model).getLayerWiseConfigurations().getConfs()) {
-                layers.add(unwrap(c.getLayer()));
+                layers.add(unwrapFrozen(c.getLayer()));
             }
         } else {
             for (GraphVertex v
                     : ((ComputationGraph) model).getConfiguration().getVertices().values()) {
                 if (v instanceof LayerVertex) {
-                    layers.add(unwrap(((LayerVertex) v).getLayerConf().getLayer()));
+                    layers.add(unwrapFrozen(((LayerVertex) v).getLayerConf().getLayer()));
                 }
             }
         }
@@ -264,7 +267,7 @@ public final class Transfer {
         if (f.hasNonNull("dropout")) {
             double drop = f.get("dropout").asDouble();
             // DL4J's dropOut takes the probability of keeping an input; null clears it.
-            b.dropout(drop == 0 ? null : new org.deeplearning4j.nn.conf.dropout.Dropout(1 - drop));
+            b.dropout(drop == 0 ? null : new Dropout(1 - drop));
         }
         if (f.hasNonNull("seed")) {
             b.seed(f.get("seed").asLong());
@@ -376,10 +379,6 @@ public final class Transfer {
         }
     }
 
-    private static Layer unwrap(Layer layer) {
-        return unwrapFrozen(layer);
-    }
-
     /**
      * Per layer, in order: name, frozen, updater, the learning rate that updater gives at
      * ({@code iteration}, {@code epoch}), regularization, dropout, activation; as JSON.
@@ -416,7 +415,7 @@ public final class Transfer {
         boolean frozen = l instanceof FrozenLayer || l instanceof FrozenLayerWithBackprop;
         row.put("frozen", frozen);
         row.put("params", params);
-        Layer inner = unwrap(l);
+        Layer inner = unwrapFrozen(l);
         row.put("type", inner.getClass().getSimpleName());
         if (params > 0) {
             IUpdater u = l.getUpdaterByParam(firstParam(inner));
@@ -512,8 +511,7 @@ public final class Transfer {
             graph.setInputs(features);
             graph.setLabels(labels);
         }
-        model.computeGradientAndScore(
-                org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
+        model.computeGradientAndScore(LayerWorkspaceMgr.noWorkspaces());
         INDArray g = model.gradient().gradient().dup();
         model.clear();
         return g;
