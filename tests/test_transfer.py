@@ -106,6 +106,27 @@ def test_a_rate_without_an_updater_goes_to_the_trainable_layers(jvm):
     assert model.learning_rates_at() == {"layer0": None, "layer1": 0.05, "layer2": 0.05}
     assert [s["updater"] for s in T.layer_states(model)[1:]] == ["Sgd", "Sgd"]
 
+    step = T.Schedule.step(0.1, 0.5, 10)
+    scheduled = T.transfer(
+        load(jvm, IRIS), freeze=1, fine_tune={"schedule": step}, reset_counters=True
+    )
+    assert scheduled.learning_rates_at(iteration=25) == {
+        "layer0": None,
+        "layer1": 0.025,
+        "layer2": 0.025,
+    }
+
+
+def test_one_layers_schedule_counts_from_the_checkpoints_own_counter(jvm):
+    model = load(jvm, IRIS)  # trained for 1000 iterations by DL4J 0.9.1
+    model.set_layer_learning_rate("layer2", T.Schedule.exponential(0.2, 0.5))
+    assert model.learning_rates_at(iteration=2) == {
+        "layer0": 0.1,
+        "layer1": 0.1,
+        "layer2": 0.05,
+    }
+    assert model.learning_rates_at()["layer2"] == pytest.approx(0.2 * 0.5**1000)
+
 
 def test_fine_tune_l2_reaches_the_trainable_layers_only(jvm, iris_data):
     x, y = iris_data
