@@ -566,6 +566,222 @@ def demo(workdir, epochs, as_json):
         click.echo(json.dumps(result, indent=2))
 
 
+def _freeze_option(ctx, param, value):
+    """``--freeze 2`` (the first two layers) or ``--freeze a,b`` (layers by name)."""
+    if value is None:
+        return None
+    if value.strip().isdigit():
+        return int(value)
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter(f"expected a number or layer names, got {value!r}")
+    return names
+
+
+@cli.command("transfer")
+@_model_argument
+@_data_options(labels_required=True)
+@click.option(
+    "--n-classes",
+    type=click.IntRange(2, 2**31 - 1),
+    required=True,
+    help="Classes of the new output layer.",
+)
+@click.option(
+    "--freeze",
+    callback=_freeze_option,
+    help="First N layers, or comma-separated layer names (and all below them); "
+    "default: every layer kept from MODEL.",
+)
+@click.option(
+    "--remove-top",
+    type=click.IntRange(0, 2**31 - 1),
+    default=0,
+    show_default=True,
+    help="Top layers to drop (the output layer counts); 0 replaces the output layer.",
+)
+@click.option(
+    "--hidden",
+    type=click.IntRange(1, 2**31 - 1),
+    multiple=True,
+    help="Units of a new dense (ReLU) layer under the head; repeatable.",
+)
+@click.option(
+    "--updater",
+    type=click.Choice(
+        ["sgd", "adam", "nesterovs", "rmsprop", "adagrad", "adamax", "nadam", "amsgrad"]
+    ),
+    default="adam",
+    show_default=True,
+)
+@click.option(
+    "--head-epochs",
+    type=click.IntRange(1, 2**31 - 1),
+    default=10,
+    show_default=True,
+    help="Stage 1: epochs for the new head.",
+)
+@click.option(
+    "--head-lr",
+    type=float,
+    default=1e-2,
+    show_default=True,
+    callback=_positive_rate,
+    help="Stage 1 learning rate.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, 2**31 - 1),
+    default=10,
+    show_default=True,
+    help="Stage 2: epochs with every layer unfrozen.",
+)
+@click.option(
+    "--lr",
+    "learning_rate",
+    type=float,
+    default=1e-3,
+    show_default=True,
+    callback=_positive_rate,
+    help="Stage 2 learning rate.",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 2**31 - 1), default=32, show_default=True
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(-(2**63), 2**63 - 1),
+    default=0,
+    show_default=True,
+)
+@click.option(
+    "--eval-data",
+    type=click.Path(path_type=Path),
+    help="Data to report metrics on (same format); default: the training data.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the new zip.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@_json_option
+@_guarded
+def transfer_command(
+    model,
+    normalizer,
+    data_path,
+    labels_path,
+    label_column,
+    n_classes,
+    freeze,
+    remove_top,
+    hidden,
+    updater,
+    head_epochs,
+    head_lr,
+    epochs,
+    learning_rate,
+    batch_size,
+    seed,
+    eval_data,
+    out,
+    overwrite,
+    as_json,
+):
+    """Put a new head of --n-classes on MODEL, train it with the rest frozen, then
+    unfreeze and train everything at the smaller --lr; save to --out."""
+    from .transfer import Dense
+
+    if out.resolve() == model.resolve():
+        raise DataError(
+            f"--out {out} is the input model; write the result to a new file"
+        )
+    _files.check_output(out, overwrite)
+    train = _load_labelled(data_path, label_column, labels_path)
+    check = _load_labelled(eval_data, label_column, None) if eval_data else train
+    m = PreTrainedModel.load(model, normalizer=normalizer)
+    result = m.two_stage(
+        train.features,
+        train.labels,
+        n_classes=n_classes,
+        freeze=freeze,
+        remove_top=remove_top,
+        hidden=[Dense(units) for units in hidden],
+        updater=updater,
+        head_epochs=head_epochs,
+        head_learning_rate=head_lr,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    after = result.model.evaluate(check.features, check.labels)
+    saved = result.model.save(out, overwrite=overwrite)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "head_loss": result.head.loss,
+                    "loss": result.full.loss,
+                    "after": after,
+                    "saved": str(saved),
+                },
+                indent=2,
+            )
+        )
+        return
+    _say(
+        f"stage 1, new head of {n_classes} classes ({head_epochs} epochs at "
+        f"{head_lr:g}): loss {result.head.loss[0]:.4f} -> {result.head.loss[-1]:.4f}"
+    )
+    _say(
+        f"stage 2, all layers ({epochs} epochs at {learning_rate:g}): loss "
+        f"{result.full.loss[0]:.4f} -> {result.full.loss[-1]:.4f}"
+    )
+    click.echo(f"after:  {_metrics_line(after)}")
+    _say(f"saved {saved}")
+
+
+@cli.command("transfer-demo")
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path("dl4j-ft-demo"),
+    show_default=True,
+    help="Where the base checkpoints go.",
+)
+@click.option(
+    "--task",
+    type=click.Choice(["parity", "new-digits"]),
+    default="parity",
+    show_default=True,
+)
+@click.option("--per-class", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.option("--draws", type=click.IntRange(1, 100), default=5, show_default=True)
+@_json_option
+@_guarded
+def transfer_demo(workdir, task, per_class, draws, as_json):
+    """Adapt a DL4J base model to a new task from a few examples per class, against
+    the same network trained from scratch."""
+    from . import transfer_demo as demo_module
+
+    quiet = _state()["quiet"]
+    if as_json or quiet:
+
+        def echo(line):
+            if not quiet:
+                click.echo(line, err=True)
+    else:
+        echo = click.echo
+    result = demo_module.run(
+        workdir, task=task, per_class=per_class, draws=draws, echo=echo
+    )
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+
+
 def main() -> None:
     """Entry point: usage errors end like every other error, in one line."""
     try:

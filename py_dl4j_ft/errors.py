@@ -52,6 +52,22 @@ class ArgumentError(Dl4jFtError, ValueError):
     exit_code = 2
 
 
+class LayerNotFoundError(ArgumentError):
+    """A layer or vertex name (to freeze, to set a rate on) that the model lacks."""
+
+
+class NothingToTrainError(ArgumentError):
+    """A transfer request would leave the output layer frozen or removed."""
+
+
+class PretrainedLayerChangeError(ArgumentError):
+    """Fine-tune settings would change pretrained layers (activation, weight init)."""
+
+
+class ScheduleError(ArgumentError):
+    """A learning-rate schedule with values that make no sense (negative, no start)."""
+
+
 # Input files.
 
 

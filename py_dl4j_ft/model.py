@@ -641,6 +641,62 @@ class PreTrainedModel:
                 self.normalizer.transformLabel(y)
         return y
 
+    # Transfer learning (py_dl4j_ft.transfer does the work).
+
+    def transfer(self, **options) -> PreTrainedModel:
+        """A new model: frozen layers, a new head, fine-tune settings.
+
+        See :func:`py_dl4j_ft.transfer.transfer` for the options; this model is left
+        as it is.
+        """
+        from . import transfer
+
+        return transfer.transfer(self, **options)
+
+    def unfreeze(self, **options) -> PreTrainedModel:
+        """A new model with every layer trainable (see ``transfer.unfreeze``)."""
+        from . import transfer
+
+        return transfer.unfreeze(self, **options)
+
+    def two_stage(self, features, labels, **options):
+        """New head first, then all layers (:func:`py_dl4j_ft.transfer.two_stage`)."""
+        from . import transfer
+
+        return transfer.two_stage(self, features, labels, **options)
+
+    @property
+    def frozen_layers(self) -> list[str]:
+        """Names of the layers DL4J keeps frozen."""
+        from . import transfer
+
+        return transfer.frozen_layers(self)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """DL4J's iteration and epoch counters."""
+        from . import transfer
+
+        return transfer.counters(self)
+
+    def reset_counters(self, iteration: int = 0, epoch: int = 0) -> None:
+        """Sets DL4J's iteration and epoch counters (schedules count from them)."""
+        from . import transfer
+
+        transfer.set_counters(self, iteration, epoch)
+
+    def learning_rates_at(self, iteration=None, epoch=None) -> dict:
+        """Each layer's rate at that iteration/epoch (default: now); None if frozen."""
+        from . import transfer
+
+        return transfer.learning_rates_at(self, iteration, epoch)
+
+    def set_layer_learning_rate(self, layer, rate) -> None:
+        """Sets one layer's rate (0 stops it) or a ``transfer.Schedule``."""
+        from . import transfer
+
+        transfer.set_layer_learning_rate(self, layer, rate)
+
     def __repr__(self) -> str:
         source = f" from {self.source}" if self.source else ""
         return f"<PreTrainedModel {self.kind}{source}: {self.n_params} parameters>"
