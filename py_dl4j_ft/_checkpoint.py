@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import _safety
 from .errors import CheckpointNotFoundError, NotACheckpointError
 
 CONFIGURATION = "configuration.json"
@@ -54,8 +55,13 @@ class CheckpointFile:
     legacy_dropout: bool = False
 
 
-def inspect(path: str | Path) -> CheckpointFile:
-    """Checks that ``path`` is a DL4J model zip and finds which kind of network."""
+def inspect(
+    path: str | Path, limits: _safety.ZipLimits | None = None
+) -> CheckpointFile:
+    """Checks that ``path`` is a DL4J model zip and finds which kind of network.
+
+    ``limits`` bounds the sizes in the zip, checked before anything is decompressed.
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointNotFoundError(
@@ -71,6 +77,7 @@ def inspect(path: str | Path) -> CheckpointFile:
             f"{path} is an empty file (0 bytes), not a DL4J model; it "
             "was probably never fully written: export it again"
         )
+    _safety.refuse_pre_zip(path)
     with path.open("rb") as f:
         head = f.read(64)
     for signature, what in _SIGNATURES:
@@ -95,6 +102,7 @@ def inspect(path: str | Path) -> CheckpointFile:
 
     try:
         with zipfile.ZipFile(path) as archive:
+            _safety.check_sizes(path, archive.infolist(), limits)
             names = {i.filename for i in archive.infolist() if not i.is_dir()}
             raw = archive.read(CONFIGURATION) if CONFIGURATION in names else None
             stored_types = {
