@@ -170,7 +170,8 @@ class CheckpointSummary:
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines.append("")
         lines += [
-            "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+            "  "
+            + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
             for r in rows
         ]
         return "\n".join(lines)

@@ -107,7 +107,8 @@ def check_sizes(
         if size > limits.ratio_floor and size / packed > limits.max_ratio:
             raise UnsafeCheckpointError(
                 f"{path}: entry {info.filename} claims {size:,} bytes from {packed:,} "
-                f"compressed (ratio {size / packed:.0f}, limit {limits.max_ratio:.0f}); "
+                f"compressed (ratio {size / packed:.0f}, limit "
+                f"{limits.max_ratio:.0f}); "
                 "this is a zip bomb or a forged header, not a model"
             )
         if info.filename == "configuration.json" and size > limits.max_config_bytes:

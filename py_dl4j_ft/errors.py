@@ -74,7 +74,7 @@ class CorruptCheckpointError(CheckpointError):
 
 
 class UnsafeCheckpointError(CheckpointError):
-    """The zip holds Java-serialized entries, or exceeds the size limits (a zip bomb)."""
+    """The zip holds Java-serialized entries or exceeds the size limits (zip bomb)."""
 
 
 class UnknownClassError(CheckpointError):
