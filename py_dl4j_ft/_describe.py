@@ -74,6 +74,8 @@ class LayerSummary:
     stride: list[int] | None = None
     n_params: int | None = None  # computed from the configuration; None if unknown
     inputs: list[str] | None = None  # graph vertices only
+    updater: str | None = None
+    learning_rate: float | None = None
 
 
 @dataclasses.dataclass
@@ -96,6 +98,8 @@ class CheckpointSummary:
     inputs: list[str]
     outputs: list[str]
     input_type: str | None
+    iteration_count: int | None
+    epoch_count: int | None
     entries: list[str]
     serialized_entries: list[str]
     foreign_classes: list[str]
@@ -109,15 +113,70 @@ class CheckpointSummary:
         return self.n_params == self.n_params_config
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["params_match"] = self.params_match
-        return d
+        """Plain JSON types; layer and end-point keys as in ``PreTrainedModel.info``."""
+        by_name = {layer.name: layer for layer in self.layers}
+        sizes = {}
+        for layer in self.layers:
+            for source in layer.inputs or []:
+                sizes.setdefault(source, layer.n_in)
+        if self.kind == "MultiLayerNetwork" and self.layers:
+            sizes["input"] = self.layers[0].n_in
+        layers = [
+            {
+                "name": layer.name,
+                "type": layer.type,
+                "n_in": layer.n_in,
+                "n_out": layer.n_out,
+                "activation": layer.activation,
+                "loss": layer.loss,
+                "kernel": layer.kernel,
+                "stride": layer.stride,
+                "params": layer.n_params,
+                "inputs": layer.inputs,
+                "updater": layer.updater,
+                "learning_rate": layer.learning_rate,
+            }
+            for layer in self.layers
+        ]
+        if self.kind == "ComputationGraph":
+            layers = [
+                {"name": name, "type": "Input", "params": 0, "inputs": []}
+                for name in self.inputs
+            ] + layers
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "era": self.era,
+            "era_evidence": self.era_evidence,
+            "num_params": self.n_params,
+            "num_params_config": self.n_params_config,
+            "params_match": self.params_match,
+            "data_type": self.data_type,
+            "updater": self.updater,
+            "learning_rate": self.learning_rate,
+            "updater_state_stored": self.updater_state_stored,
+            "updater_state_size": self.updater_state_size,
+            "normalizer": self.normalizer is not None,
+            "normalizer_type": self.normalizer,
+            "iteration_count": self.iteration_count,
+            "epoch_count": self.epoch_count,
+            "input_type": self.input_type,
+            "inputs": [{"name": n, "size": sizes.get(n)} for n in self.inputs],
+            "outputs": [
+                {"name": n, "size": getattr(by_name.get(n), "n_out", None)}
+                for n in self.outputs
+            ],
+            "layers": layers,
+            "entries": self.entries,
+            "serialized_entries": self.serialized_entries,
+            "foreign_classes": self.foreign_classes,
+            "legacy_custom_layers": self.legacy_custom_layers,
+        }
 
     def table(self) -> str:
         """A human-readable description, one layer per row."""
         lines = [
-            f"{self.path}",
-            f"  kind          {self.kind}",
+            f"{self.path}: {self.kind}, {_num(self.n_params)} parameters",
             f"  DL4J era      {self.era} ({'; '.join(self.era_evidence)})",
             f"  parameters    {_num(self.n_params)} stored"
             + (
@@ -256,6 +315,8 @@ def inspect_checkpoint(
         inputs=inputs,
         outputs=outputs,
         input_type=_input_type(config, layers, found.kind),
+        iteration_count=_int(config.get("iterationCount")),
+        epoch_count=_int(config.get("epochCount")),
         entries=sorted(i.filename for i in infos),
         serialized_entries=_safety.serialized_entries(infos),
         foreign_classes=_safety.foreign_classes(config),
@@ -283,6 +344,13 @@ def _array_head(archive: zipfile.ZipFile, name: str) -> dict:
     except (ValueError, struct.error):
         return {}
     return {"mode": mode, "shape": shape, "count": count, "type": data_type}
+
+
+def describe_normalizer(path: str | Path) -> str:
+    """The strategy of a NormalizerSerializer file (STANDARDIZE, MIN_MAX, ...)."""
+    path = _checkpoint.inspect_normalizer(path)
+    with Path(path).open("rb") as f:
+        return _normalizer_type(f.read(512))
 
 
 def _normalizer_type(head: bytes) -> str:
@@ -432,6 +500,7 @@ def _layer(name: str, raw: dict) -> LayerSummary:
     )
     kernel = body.get("kernelSize")
     stride = body.get("stride")
+    updater, rate = _layer_updater(body)
     inner = _inner_layer(ltype, body)
     if inner is not None and n_in is None:
         inner_summary = _layer(name, inner)
@@ -448,6 +517,8 @@ def _layer(name: str, raw: dict) -> LayerSummary:
         kernel=kernel if isinstance(kernel, list) else None,
         stride=stride if isinstance(stride, list) else None,
         n_params=_params(ltype, body),
+        updater=updater,
+        learning_rate=rate,
     )
 
 
@@ -591,18 +662,25 @@ def _vae_params(b: dict, n_in: int, n_out: int) -> int | None:
 
 
 def _updater(config) -> tuple[str | None, float | None]:
+    """The first layer's optimizer and learning rate (usually all layers share it)."""
     for layer in _layer_configs(config):
-        _, body = _unwrap(layer)
-        iupdater = body.get("iupdater")
-        if isinstance(iupdater, dict) and iupdater:
-            name, fields = _unwrap(iupdater)
-            rate = fields.get("learningRate")
-            if fields.get("learningRateSchedule"):
-                sched = _unwrap(fields["learningRateSchedule"])[0]
-                return f"{name} ({sched})", _float(rate)
-            return name, _float(rate)
-        if isinstance(body.get("updater"), str):
-            return body["updater"], _float(body.get("learningRate"))
+        found = _layer_updater(_unwrap(layer)[1])
+        if found[0] is not None:
+            return found
+    return None, None
+
+
+def _layer_updater(body: dict) -> tuple[str | None, float | None]:
+    iupdater = body.get("iupdater")
+    if isinstance(iupdater, dict) and iupdater:
+        name, fields = _unwrap(iupdater)
+        rate = fields.get("learningRate")
+        schedule = fields.get("learningRateSchedule")
+        if isinstance(schedule, dict) and schedule:
+            return f"{name} ({_unwrap(schedule)[0]})", _float(rate)
+        return name, _float(rate)
+    if isinstance(body.get("updater"), str):
+        return body["updater"], _float(body.get("learningRate"))
     return None, None
 
 

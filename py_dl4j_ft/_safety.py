@@ -17,6 +17,8 @@ The JVM also runs with a process-wide deserialization filter (see ``_jvm`` and
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import json
 import re
@@ -144,6 +146,26 @@ def check_serialized(path: Path, trust_serialized: bool = False) -> None:
             "py_dl4j_ft refuses them. If you trust where this file came from, pass "
             "trust_serialized=True (CLI: --trust-serialized)"
         )
+
+
+_trust: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "py_dl4j_ft_trust_serialized", default=False
+)
+
+
+@contextlib.contextmanager
+def trusting(trust: bool) -> Iterator[None]:
+    """Makes ``trust`` the default ``trust_serialized`` inside the block (CLI)."""
+    token = _trust.set(trust)
+    try:
+        yield
+    finally:
+        _trust.reset(token)
+
+
+def trust_default() -> bool:
+    """The ``trust_serialized`` in force when a call does not say."""
+    return _trust.get()
 
 
 def serialized_entries(infos: Iterable[zipfile.ZipInfo]) -> list[str]:

@@ -88,7 +88,7 @@ class PreTrainedModel:
         *,
         normalizer: str | Path | None = None,
         load_updater: bool = True,
-        trust_serialized: bool = False,
+        trust_serialized: bool | None = None,
         limits: _safety.ZipLimits | None = None,
     ) -> PreTrainedModel:
         """Restores a network from ``path`` (never modified).
@@ -97,9 +97,12 @@ class PreTrainedModel:
         a ``normalizer.bin`` stored inside the zip is used. ``load_updater`` restores
         the optimizer state (Adam moments, ...) so that training resumes where it
         stopped. A zip with Java-serialized entries (``preprocessor.bin``,
-        ``objects/``) is refused unless ``trust_serialized`` is true; ``limits``
-        bounds the zip's sizes (see :class:`ZipLimits`).
+        ``objects/``) is refused unless ``trust_serialized`` is true (``None``: false,
+        or what the CLI's ``--trust-serialized`` says); ``limits`` bounds the zip's
+        sizes (see :class:`ZipLimits`).
         """
+        if trust_serialized is None:
+            trust_serialized = _safety.trust_default()
         found = _checkpoint.inspect(path, limits=limits)
         _safety.check_before_load(found.path, trust_serialized, _jvm.classpath())
         java_class = (
