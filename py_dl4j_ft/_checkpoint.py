@@ -41,6 +41,30 @@ _SIGNATURES = (
         "a Java-serialized object, not a DL4J zip; py_dl4j_ft never "
         "deserializes such files",
     ),
+    (
+        b"\x00\x0aNORMALIZER",
+        "a DL4J normalizer (NormalizerSerializer), not a model; pass it as the "
+        "normalizer (--normalizer FILE) of the model it belongs to",
+    ),
+    (
+        b"\xfe\xff\x00\x0aNORMALIZER",
+        "a DL4J normalizer with a UTF-16 byte-order mark put in front of it, not a "
+        "model; strip the first 2 bytes and pass it as the normalizer (--normalizer)",
+    ),
+    *(
+        (
+            mode,
+            "a single ND4J array (Nd4j.write), not a model; a model zip holds "
+            "configuration.json and coefficients.bin",
+        )
+        for mode in (
+            b"\x00\x07JAVACPP",
+            b"\x00\x0aLONG_SHAPE",
+            b"\x00\x10MIXED_DATA_TYPES",
+            b"\x00\x04HEAP",
+            b"\x00\x06DIRECT",
+        )
+    ),
 )
 
 
