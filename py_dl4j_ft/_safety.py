@@ -38,9 +38,12 @@ class ZipLimits:
 
     The defaults leave room for models far larger than the largest real checkpoint
     seen (about 3 MB compressed, 4.5 MB uncompressed): a 4 GiB entry holds a billion
-    float32 parameters. ``max_ratio`` only applies to entries larger than
-    ``ratio_floor``, because small all-zero arrays (the optimizer state of an untrained
-    model) legitimately compress several hundred times.
+    float32 parameters. Trained parameters and optimizer state compress little
+    (about 1.1 times), so a large entry that compresses 200 times is almost surely a
+    zip bomb; entries up to ``ratio_floor`` are exempt, because small all-zero arrays
+    (the optimizer state of an untrained model) compress about 1000 times. A large
+    model saved untrained, with its all-zero optimizer state, needs a higher
+    ``max_ratio``.
 
     Attributes
     ----------
@@ -54,19 +57,20 @@ class ZipLimits:
         largest real one is 64 KB).
     max_ratio : float
         Largest uncompressed/compressed ratio of an entry above ``ratio_floor``
-        (default 1100: more than deflate can produce, ~1032, is a forged header).
+        (default 200).
     ratio_floor : int
-        Entries up to this uncompressed size are exempt from ``max_ratio``.
+        Entries up to this uncompressed size are exempt from ``max_ratio`` (16 MiB).
     max_entries : int
-        Most entries in one archive (default 10,000; DL4J writes at most five).
+        Most entries in one archive (default 1,000; DL4J writes at most five, plus
+        any ``objects/``).
     """
 
     max_entry_bytes: int = 4 * GiB
     max_total_bytes: int = 12 * GiB
     max_config_bytes: int = 64 * MiB
-    max_ratio: float = 1100.0
-    ratio_floor: int = 1 * MiB
-    max_entries: int = 10_000
+    max_ratio: float = 200.0
+    ratio_floor: int = 16 * MiB
+    max_entries: int = 1_000
 
 
 DEFAULT_LIMITS = ZipLimits()
@@ -111,7 +115,9 @@ def check_sizes(
                 f"{path}: entry {info.filename} claims {size:,} bytes from {packed:,} "
                 f"compressed (ratio {size / packed:.0f}, limit "
                 f"{limits.max_ratio:.0f}); "
-                "this is a zip bomb or a forged header, not a model"
+                "this is a zip bomb or a forged header, not a model (an untrained "
+                "model's all-zero optimizer state can compress this much: raise "
+                "ZipLimits.max_ratio if you trust the file)"
             )
         if info.filename == "configuration.json" and size > limits.max_config_bytes:
             raise UnsafeCheckpointError(
