@@ -102,6 +102,11 @@ def check_sizes(
         )
     total = 0
     for info in infos:
+        if not info.filename:
+            raise NotACheckpointError(
+                f"{path} has a zip entry without a name; the zip is damaged: copy the "
+                "file again from its source"
+            )
         size, packed = info.file_size, max(info.compress_size, 1)
         total += size
         if size > limits.max_entry_bytes:
