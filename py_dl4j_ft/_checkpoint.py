@@ -261,7 +261,9 @@ def _objects(node) -> Iterator[dict]:
 def _declared_types(config) -> set[str]:
     """Every ``dataType`` value a configuration declares (1.0.0-beta4 and later)."""
     return {
-        o["dataType"] for o in _objects(config) if o.get("dataType") in _PARAMETER_TYPES
+        o["dataType"]
+        for o in _objects(config)
+        if isinstance(o.get("dataType"), str) and o["dataType"] in _PARAMETER_TYPES
     }
 
 

@@ -287,6 +287,16 @@ def inspect_checkpoint(
             f"{found.path} is a damaged zip ({type(e).__name__}: {e})"
         ) from e
 
+    try:
+        return _summary(found, config, infos, coefficients, state, normalizer)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as e:
+        raise NotACheckpointError(
+            f"{found.path}: configuration.json does not have the structure DL4J "
+            f"writes ({type(e).__name__}: {e}); the file is damaged or was edited"
+        ) from e
+
+
+def _summary(found, config, infos, coefficients, state, normalizer):
     if found.kind == "MultiLayerNetwork":
         layers = _mln_layers(config)
         inputs, outputs = ["input"], [layers[-1].name] if layers else []

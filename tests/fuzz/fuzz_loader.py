@@ -210,12 +210,17 @@ def run_case(data: bytes, folder: Path) -> str:
     """Loads one mutated file; returns the outcome ("loaded" or the error class)."""
     import numpy as np
 
-    from py_dl4j_ft import PreTrainedModel
+    from py_dl4j_ft import PreTrainedModel, inspect_checkpoint
     from py_dl4j_ft.errors import Dl4jFtError
 
     path = folder / "case.zip"
     path.write_bytes(data)
     try:
+        # The pure-Python description first: it too must end in our errors.
+        try:
+            inspect_checkpoint(path)
+        except Dl4jFtError:
+            pass
         model = PreTrainedModel.load(path)
         spec = model.info["inputs"][0]
         if spec.get("image"):
