@@ -104,6 +104,8 @@ class PreTrainedModel:
         if trust_serialized is None:
             trust_serialized = _safety.trust_default()
         found = _checkpoint.inspect(path, limits=limits)
+        _safety.check_serialized(found.path, trust_serialized)
+        _jvm.ensure_started()
         _safety.check_before_load(found.path, trust_serialized, _jvm.classpath())
         java_class = (
             "org.deeplearning4j.nn.multilayer.MultiLayerNetwork"
