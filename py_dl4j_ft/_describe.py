@@ -695,7 +695,10 @@ def _layer_updater(body: dict) -> tuple[str | None, float | None]:
 
 
 def _float(value) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
+    """A finite number, else None (old files write "NaN" for unset rates)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _input_type(config, layers: list[LayerSummary], kind: str) -> str | None:
