@@ -106,7 +106,7 @@ class PreTrainedModel:
         found = _checkpoint.inspect(path, limits=limits)
         _safety.check_serialized(found.path, trust_serialized)
         _jvm.ensure_started()
-        _safety.check_before_load(found.path, trust_serialized, _jvm.classpath())
+        _safety.check_zip_classes(found.path, _jvm.classpath())
         java_class = (
             "org.deeplearning4j.nn.multilayer.MultiLayerNetwork"
             if found.kind == "MultiLayerNetwork"
