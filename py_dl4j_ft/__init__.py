@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import _jars, _jvm, _settings
+from ._describe import CheckpointSummary, LayerSummary, inspect_checkpoint
+from ._safety import ZipLimits
 from .data import Dataset, load_dataset
 from .errors import *  # noqa: F403 - the exception tree is part of the public API
 from .model import EpochRecord, History, PreTrainedModel
@@ -36,11 +38,15 @@ def setup(
 
 
 __all__ = [
+    "CheckpointSummary",
     "Dataset",
     "EpochRecord",
     "History",
+    "LayerSummary",
     "PreTrainedModel",
+    "ZipLimits",
     "configure",
+    "inspect_checkpoint",
     "load_dataset",
     "setup",
 ]

@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import _safety
 from .errors import CheckpointNotFoundError, NotACheckpointError
 
 CONFIGURATION = "configuration.json"
@@ -40,6 +41,30 @@ _SIGNATURES = (
         "a Java-serialized object, not a DL4J zip; py_dl4j_ft never "
         "deserializes such files",
     ),
+    (
+        b"\x00\x0aNORMALIZER",
+        "a DL4J normalizer (NormalizerSerializer), not a model; pass it as the "
+        "normalizer (--normalizer FILE) of the model it belongs to",
+    ),
+    (
+        b"\xfe\xff\x00\x0aNORMALIZER",
+        "a DL4J normalizer with a UTF-16 byte-order mark put in front of it, not a "
+        "model; strip the first 2 bytes and pass it as the normalizer (--normalizer)",
+    ),
+    *(
+        (
+            mode,
+            "a single ND4J array (Nd4j.write), not a model; a model zip holds "
+            "configuration.json and coefficients.bin",
+        )
+        for mode in (
+            b"\x00\x07JAVACPP",
+            b"\x00\x0aLONG_SHAPE",
+            b"\x00\x10MIXED_DATA_TYPES",
+            b"\x00\x04HEAP",
+            b"\x00\x06DIRECT",
+        )
+    ),
 )
 
 
@@ -54,8 +79,13 @@ class CheckpointFile:
     legacy_dropout: bool = False
 
 
-def inspect(path: str | Path) -> CheckpointFile:
-    """Checks that ``path`` is a DL4J model zip and finds which kind of network."""
+def inspect(
+    path: str | Path, limits: _safety.ZipLimits | None = None
+) -> CheckpointFile:
+    """Checks that ``path`` is a DL4J model zip and finds which kind of network.
+
+    ``limits`` bounds the sizes in the zip, checked before anything is decompressed.
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointNotFoundError(
@@ -71,6 +101,7 @@ def inspect(path: str | Path) -> CheckpointFile:
             f"{path} is an empty file (0 bytes), not a DL4J model; it "
             "was probably never fully written: export it again"
         )
+    _safety.refuse_pre_zip(path)
     with path.open("rb") as f:
         head = f.read(64)
     for signature, what in _SIGNATURES:
@@ -95,6 +126,7 @@ def inspect(path: str | Path) -> CheckpointFile:
 
     try:
         with zipfile.ZipFile(path) as archive:
+            _safety.check_sizes(path, archive.infolist(), limits)
             names = {i.filename for i in archive.infolist() if not i.is_dir()}
             raw = archive.read(CONFIGURATION) if CONFIGURATION in names else None
             stored_types = {
@@ -229,7 +261,9 @@ def _objects(node) -> Iterator[dict]:
 def _declared_types(config) -> set[str]:
     """Every ``dataType`` value a configuration declares (1.0.0-beta4 and later)."""
     return {
-        o["dataType"] for o in _objects(config) if o.get("dataType") in _PARAMETER_TYPES
+        o["dataType"]
+        for o in _objects(config)
+        if isinstance(o.get("dataType"), str) and o["dataType"] in _PARAMETER_TYPES
     }
 
 

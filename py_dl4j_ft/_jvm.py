@@ -148,6 +148,11 @@ def ensure_started() -> None:
             nd4j = jpype.JClass("org.nd4j.linalg.factory.Nd4j")
             backend = nd4j.getBackend().getClass().getSimpleName()
             threads = int(nd4j.getEnvironment().maxThreads())
+        # No Java deserialization anywhere in this JVM unless a load is trusted: the
+        # filter is process-wide, so a path that the zip checks miss is covered too.
+        with java_errors("installing the deserialization filter"):
+            jpype.JClass("org.pydl4jft.SafeDeserialization").install()
+
         version = jpype.JClass("java.lang.System").getProperty("java.version")
         log.info(
             "JVM started: Java %s, ND4J backend %s, %d threads, heap %s%s",
@@ -255,3 +260,22 @@ def java_errors(
         error.java_class = java_class
         error.java_trace = str(e.stacktrace())
         raise error from e
+
+
+@contextlib.contextmanager
+def trusted_deserialization(trust: bool) -> Iterator[None]:
+    """Lets Java deserialize objects on this thread inside the block, if ``trust``."""
+    if not trust:
+        yield
+        return
+    guard = helper("SafeDeserialization")
+    guard.setTrusted(True)
+    try:
+        yield
+    finally:
+        guard.setTrusted(False)
+
+
+def classpath() -> list[str]:
+    """The jars the JVM runs (or will run) with, extra jars included."""
+    return _jars.classpath(settings())

@@ -20,7 +20,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import _files, _jars, _jvm, _settings, training
+from . import _files, _jars, _jvm, _safety, _settings, training
+from ._describe import describe_normalizer, inspect_checkpoint
 from .data import load_dataset
 from .errors import DataError, Dl4jFtError, TrainingInterruptedError
 from .model import PreTrainedModel
@@ -83,6 +84,15 @@ _SHARED_OPTIONS = [
             "help": "Jar to add to the classpath (custom layers); repeatable.",
         },
     ),
+    (
+        ("--trust-serialized",),
+        {
+            "is_flag": True,
+            "default": None,
+            "help": "Load zips with Java-serialized entries (preprocessor.bin, "
+            "objects/); only for files from a source you trust.",
+        },
+    ),
 ]
 
 
@@ -137,7 +147,8 @@ def _guarded(command):
                 if level >= 0
                 else "error",
             )
-            return command(*args, **kwargs)
+            with _safety.trusting(bool(state.get("trust_serialized"))):
+                return command(*args, **kwargs)
         except Dl4jFtError as e:
             _fail(e)
         except BrokenPipeError:
@@ -274,13 +285,22 @@ def setup(force):
 @_json_option
 @_guarded
 def info(model, normalizer, as_json):
-    """Show a checkpoint's layers, sizes, losses, learning rates and inputs."""
-    m = PreTrainedModel.load(model, normalizer=normalizer)
+    """Describe a checkpoint without loading it: kind, DL4J era, layers, sizes,
+    activations, losses, parameters, updater, normalizer.
+
+    Reads the zip in pure Python (no Java starts, nothing in the file runs), so it is
+    safe on files from anyone and answers at once.
+    """
+    described = inspect_checkpoint(model)
+    result = described.to_dict()
+    if normalizer is not None:
+        result["normalizer"] = True
+        result["normalizer_type"] = describe_normalizer(normalizer)
+        described.normalizer = f"{result['normalizer_type']} ({normalizer})"
     if as_json:
-        described = dict(m.info, path=str(model), normalizer=m.normalizer is not None)
-        click.echo(json.dumps(described, indent=2))
+        click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(m.summary())
+        click.echo(described.table())
 
 
 @cli.command("fine-tune")

@@ -89,6 +89,21 @@ class CorruptCheckpointError(CheckpointError):
     """The file looks like a DL4J zip but DL4J could not restore a network from it."""
 
 
+class UnsafeCheckpointError(CheckpointError):
+    """The zip holds Java-serialized entries or exceeds the size limits (zip bomb)."""
+
+
+class UnknownClassError(CheckpointError):
+    """configuration.json names a class that neither DL4J nor an added jar provides.
+
+    ``classes`` lists the class names that were not found.
+    """
+
+    def __init__(self, message: str, classes: list[str] | None = None):
+        super().__init__(message)
+        self.classes = list(classes or [])
+
+
 class DataError(Dl4jFtError, ValueError):
     """Features, labels or a data file do not fit the model or cannot be read."""
 

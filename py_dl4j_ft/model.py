@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _arrays, _checkpoint, _files, _jvm, training
+from . import _arrays, _checkpoint, _files, _jvm, _safety, training
 from .errors import (
     ArgumentError,
     CorruptCheckpointError,
@@ -121,15 +121,25 @@ class PreTrainedModel:
         *,
         normalizer: str | Path | None = None,
         load_updater: bool = True,
+        trust_serialized: bool | None = None,
+        limits: _safety.ZipLimits | None = None,
     ) -> PreTrainedModel:
         """Restores a network from ``path`` (never modified).
 
         ``normalizer`` is a NormalizerSerializer file to apply to features; without it,
         a ``normalizer.bin`` stored inside the zip is used. ``load_updater`` restores
         the optimizer state (Adam moments, ...) so that training resumes where it
-        stopped.
+        stopped. A zip with Java-serialized entries (``preprocessor.bin``,
+        ``objects/``) is refused unless ``trust_serialized`` is true (``None``: false,
+        or what the CLI's ``--trust-serialized`` says); ``limits`` bounds the zip's
+        sizes (see :class:`ZipLimits`).
         """
-        found = _checkpoint.inspect(path)
+        if trust_serialized is None:
+            trust_serialized = _safety.trust_default()
+        found = _checkpoint.inspect(path, limits=limits)
+        _safety.check_serialized(found.path, trust_serialized)
+        _jvm.ensure_started()
+        _safety.check_zip_classes(found.path, _jvm.classpath())
         java_class = (
             "org.deeplearning4j.nn.multilayer.MultiLayerNetwork"
             if found.kind == "MultiLayerNetwork"
@@ -145,9 +155,10 @@ class PreTrainedModel:
             ),
         ):
             file = _jvm.jclass("java.io.File")(str(readable.resolve()))
-            net = _jvm.jclass(java_class).load(
-                file, bool(load_updater and found.has_updater_state)
-            )
+            with _jvm.trusted_deserialization(trust_serialized):
+                net = _jvm.jclass(java_class).load(
+                    file, bool(load_updater and found.has_updater_state)
+                )
         with _jvm.java_errors(f"adapting {found.path} to DL4J 1.0.0-M2.1"):
             fixed = list(_jvm.helper("Compat").fixLegacyRnnFormats(net))
             total = float(net.params().sumNumber().doubleValue())

@@ -48,8 +48,8 @@ def test_kind_matches_manifest(row):
         ("KonduitAI__dl4j-test-resources/empty_zip.zip", "empty zip archive"),
         ("deeplearning4j__deeplearning4j-examples/simple_mlp.h5", "Keras/HDF5"),
         ("wutzebaer__dl4j-0.4-examples/updater.bin", "Java-serialized"),
-        ("wutzebaer__dl4j-0.4-examples/conf.json", "JSON file"),
-        ("wutzebaer__dl4j-0.4-examples/coefficients.bin", "not a zip archive"),
+        ("wutzebaer__dl4j-0.4-examples/conf.json", "DL4J 0.4 model"),
+        ("wutzebaer__dl4j-0.4-examples/coefficients.bin", "DL4J 0.4 model"),
         ("kam2018__ai-agent-service/synthetic_loan_data.csv", "not a zip archive"),
     ],
 )

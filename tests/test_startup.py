@@ -235,8 +235,10 @@ def test_cuda_backend_without_gpu_exits_cleanly(tmp_path):
     done = dl4j_ft(
         "--backend",
         "cuda",
-        "info",
+        "predict",  # a command that needs Java (info does not)
         checkpoint(GRAPH),
+        "--data",
+        iris_rows(tmp_path),
         env=child_env(tmp_path),
         cwd=tmp_path,
     )
@@ -252,8 +254,10 @@ def test_empty_jar_cache_names_setup(tmp_path):
     cache.mkdir()
 
     done = dl4j_ft(
-        "info",
+        "predict",  # a command that needs Java (info does not)
         checkpoint(GRAPH),
+        "--data",
+        iris_rows(tmp_path),
         env=child_env(tmp_path, PY_DL4J_FT_JAR_CACHE=str(cache)),
         cwd=tmp_path,
     )
@@ -319,3 +323,10 @@ def test_cuda_setup_and_predict_match_cpu(tmp_path):
     cpu = np.loadtxt(on_cpu.stdout.splitlines(), delimiter=",")
     assert gpu.shape == (1000, 2)
     np.testing.assert_allclose(gpu, cpu, atol=1e-5)
+
+
+def iris_rows(tmp_path: Path) -> Path:
+    """Two rows of four features, for commands that load a model and predict."""
+    path = tmp_path / "rows.npy"
+    np.save(path, np.ones((2, 4), dtype=np.float32))
+    return path
