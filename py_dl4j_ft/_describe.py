@@ -511,19 +511,27 @@ def _layer(name: str, raw: dict) -> LayerSummary:
     kernel = body.get("kernelSize")
     stride = body.get("stride")
     updater, rate = _layer_updater(body)
+    activation = _function_name(
+        body.get("activationFn") or body.get("activationFunction"), "Activation"
+    )
+    loss = _function_name(body.get("lossFn") or body.get("lossFunction"), "Loss")
     inner = _inner_layer(ltype, body)
-    if inner is not None and n_in is None:
+    if inner is not None:
+        # A wrapper (frozen, bidirectional, last time step) shows what it wraps.
         inner_summary = _layer(name, inner)
-        n_in, n_out = inner_summary.n_in, inner_summary.n_out
+        if n_in is None:
+            n_in, n_out = inner_summary.n_in, inner_summary.n_out
+        activation = activation or inner_summary.activation
+        loss = loss or inner_summary.loss
+        kernel = kernel if kernel is not None else inner_summary.kernel
+        stride = stride if stride is not None else inner_summary.stride
     return LayerSummary(
         name=str(body.get("layerName") or name),
         type=ltype if inner is None else f"{ltype}({_unwrap(inner)[0]})",
         n_in=n_in,
         n_out=n_out,
-        activation=_function_name(
-            body.get("activationFn") or body.get("activationFunction"), "Activation"
-        ),
-        loss=_function_name(body.get("lossFn") or body.get("lossFunction"), "Loss"),
+        activation=activation,
+        loss=loss,
         kernel=kernel if isinstance(kernel, list) else None,
         stride=stride if isinstance(stride, list) else None,
         n_params=_params(ltype, body),

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import checkpoint, standardized_iris
 
+import py_dl4j_ft as ft
 from py_dl4j_ft import PreTrainedModel, errors
 from py_dl4j_ft import transfer as T
 
@@ -530,3 +531,19 @@ def test_a_frozen_model_saved_and_reloaded_stays_frozen(jvm, iris_data, tmp_path
     reloaded.fine_tune(x, y == 2, 0.05, epochs=2, batch_size=50)
     moved = changed(before, T.parameters(reloaded))
     assert [k for k, v in moved.items() if v] == ["new_output/W", "new_output/b"]
+
+
+def test_info_reads_a_frozen_zip_without_java(jvm, iris_data, tmp_path):
+    x, y = iris_data
+    new = T.transfer(load(jvm, IRIS), freeze=2, n_classes=2)
+    path = new.save(tmp_path / "frozen.zip")
+    summary = ft.inspect_checkpoint(path).to_dict()
+    layers = {layer["name"]: layer for layer in summary["layers"]}
+    assert layers["layer0"]["type"] == "FrozenLayer(DenseLayer)"
+    # The wrapper shows the wrapped layer's activation and size.
+    assert (layers["layer0"]["activation"], layers["layer0"]["n_out"]) == ("TanH", 3)
+    assert (layers["new_output"]["n_out"], layers["new_output"]["loss"]) == (
+        2,
+        "MCXENT",
+    )
+    assert summary["num_params"] == new.n_params == 35
