@@ -13,6 +13,7 @@ from pathlib import Path
 from . import _jars, _jvm, _settings
 from .data import Dataset, load_dataset
 from .errors import *  # noqa: F403 - the exception tree is part of the public API
+from .migrate import upgrade
 from .model import EpochRecord, History, PreTrainedModel
 
 __version__ = "0.1.0"
@@ -43,4 +44,5 @@ __all__ = [
     "configure",
     "load_dataset",
     "setup",
+    "upgrade",
 ]

@@ -497,6 +497,19 @@ def demo(workdir, epochs, as_json):
         click.echo(json.dumps(result, indent=2))
 
 
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace NEW if it exists.")
+@_guarded
+def upgrade(old, new, overwrite):
+    """Rewrite the checkpoint OLD (any era DL4J 1.0.0-M2.1 reads) in today's format."""
+    from . import migrate
+
+    saved = migrate.upgrade(old, new, overwrite=overwrite)
+    click.echo(f"upgraded {old} to {saved} (DL4J {_jars.DL4J_VERSION} format)")
+
+
 def main() -> None:
     """Entry point: usage errors end like every other error, in one line."""
     try:

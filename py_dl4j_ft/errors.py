@@ -122,3 +122,24 @@ class JavaError(Dl4jFtError, RuntimeError):
         super().__init__(message)
         self.java_class = java_class
         self.java_trace = java_trace
+
+
+# Migration: upgrade, Keras import, export.
+
+
+class NotAKerasModelError(CheckpointError):
+    """Not a Keras HDF5 model: another format, or weights without a model config."""
+
+
+class UnsupportedLayerError(CheckpointError):
+    """A layer that cannot be imported or exported; ``layer`` and ``layer_class``
+    name it."""
+
+    def __init__(self, message: str, layer: str = "", layer_class: str = ""):
+        super().__init__(message)
+        self.layer = layer
+        self.layer_class = layer_class
+
+
+class MissingDependencyError(SetupError):
+    """An optional Python package that this feature needs is not installed."""
