@@ -13,7 +13,7 @@ from pathlib import Path
 from . import _jars, _jvm, _settings
 from .data import Dataset, load_dataset
 from .errors import *  # noqa: F403 - the exception tree is part of the public API
-from .migrate import upgrade
+from .migrate import import_keras, upgrade
 from .model import EpochRecord, History, PreTrainedModel
 
 __version__ = "0.1.0"
@@ -42,6 +42,7 @@ __all__ = [
     "History",
     "PreTrainedModel",
     "configure",
+    "import_keras",
     "load_dataset",
     "setup",
     "upgrade",

@@ -510,6 +510,23 @@ def upgrade(old, new, overwrite):
     click.echo(f"upgraded {old} to {saved} (DL4J {_jars.DL4J_VERSION} format)")
 
 
+@cli.command("import-keras")
+@click.argument("keras_model", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@_guarded
+def import_keras(keras_model, out, overwrite):
+    """Convert a Keras HDF5 model to a DL4J zip with DL4J's own Keras import."""
+    from . import migrate
+
+    _files.check_output(out, overwrite)
+    m = migrate.import_keras(keras_model)
+    saved = m.save(out, overwrite=overwrite)
+    click.echo(
+        f"imported {keras_model} as a {m.kind} ({m.n_params} parameters): {saved}"
+    )
+
+
 def main() -> None:
     """Entry point: usage errors end like every other error, in one line."""
     try:

@@ -651,7 +651,8 @@ def _encode_labels(
         y = y.reshape(-1, 1)
     if classifier and (sparse or width == 1):
         _class_ids(y, 2 if width == 1 else width)
-    if y.ndim != rank or (width > 0 and y.shape[1] != width):
+    # Sparse cross-entropy takes one class id per example: a single column.
+    if y.ndim != rank or (width > 0 and y.shape[1] != (1 if sparse else width)):
         expected = (
             f"class ids (shape [{rows}]) or one-hot rows (shape [{rows}, {width}])"
             if classifier
