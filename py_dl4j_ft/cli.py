@@ -527,6 +527,32 @@ def import_keras(keras_model, out, overwrite):
     )
 
 
+@cli.command("export")
+@_model_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["npz", "safetensors"]),
+    default="npz",
+    show_default=True,
+    help="npz (numpy) or safetensors (needs py_dl4j_ft[export]).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The file to write.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@_guarded
+def export_command(model, normalizer, fmt, out, overwrite):
+    """Write MODEL's parameters as named arrays, with its architecture as JSON."""
+    _files.check_output(out, overwrite)
+    m = PreTrainedModel.load(model, normalizer=normalizer)
+    saved = m.export(out, format=fmt, overwrite=overwrite)
+    click.echo(f"exported {m.n_params} parameters of {model} to {saved} ({fmt})")
+
+
 def main() -> None:
     """Entry point: usage errors end like every other error, in one line."""
     try:

@@ -454,6 +454,19 @@ class PreTrainedModel:
         log.info("saved %s", path)
         return path
 
+    def export(
+        self, path: str | Path, *, format: str = "npz", overwrite: bool = False
+    ) -> Path:
+        """Writes the parameters as named arrays plus the architecture as JSON.
+
+        ``format`` is ``"npz"`` or ``"safetensors"``; the layout of every array is
+        described in :mod:`py_dl4j_ft.export`. Nothing of DL4J is needed to read the
+        file.
+        """
+        from . import export
+
+        return export.export(self, path, format=format, overwrite=overwrite)
+
     # Conversions that check shapes before anything crosses.
 
     def _features_to_java(self, features) -> tuple[object, int]:
