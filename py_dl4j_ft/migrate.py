@@ -101,7 +101,12 @@ def import_keras(path: str | Path) -> PreTrainedModel:
     path = Path(path)
     _check_keras_file(path)
     what = f"reading the Keras model in {path}"
-    with _jvm.java_errors(what, default=NotAKerasModelError):
+    with _jvm.java_errors(
+        what,
+        default=NotAKerasModelError,
+        advice="the file is damaged, truncated or not written by Keras; save the "
+        "model again with model.save('model.h5')",
+    ):
         raw = _jvm.helper("KerasImport").modelConfig(str(path))
     if raw is None:
         raise NotAKerasModelError(

@@ -167,6 +167,10 @@ def test_files_that_are_not_keras_models(jvm, tmp_path):
         ft.import_keras(text)
     with pytest.raises(ft.CheckpointNotFoundError):
         ft.import_keras(tmp_path / "missing.h5")
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(checkpoint(MLP).read_bytes()[:20000])
+    with pytest.raises(ft.NotAKerasModelError, match="damaged, truncated"):
+        ft.import_keras(truncated)
     # The JVM is still usable.
     assert ft.import_keras(checkpoint(SPARSE)).n_params == 15
 
