@@ -141,7 +141,7 @@ def collect(model) -> tuple[dict[str, np.ndarray], dict]:
         if table and (layout is None or set(table) - set(layout)):
             known = ", ".join(sorted(_WEIGHTED))
             raise UnsupportedLayerError(
-                f"layer {name!r} is a {kind} with parameters {sorted(table)}, which "
+                f"layer {name!r} ({kind}) has parameters {sorted(table)}, which "
                 f"this exporter cannot lay out (it exports {known} and layers without "
                 "parameters); export the flat parameter vector from DL4J instead or "
                 "replace the layer",
@@ -150,8 +150,8 @@ def collect(model) -> tuple[dict[str, np.ndarray], dict]:
             )
         if not table and kind not in _PARAMETER_FREE and not _is_graph_vertex(row):
             raise UnsupportedLayerError(
-                f"layer {name!r} is a {kind}, whose computation the exported "
-                "architecture cannot describe; this exporter supports "
+                f"layer {name!r} ({kind}) does something the exported architecture "
+                "cannot describe; this exporter supports "
                 f"{', '.join(sorted(set(_WEIGHTED) | _PARAMETER_FREE))}",
                 layer=name,
                 layer_class=kind,

@@ -30,6 +30,15 @@ CASES = [
     ("Well5a__Dl4jRNNRegressionTest/bestModel.bin", "1.0.0-beta", (2, 1, 9)),
     ("ermao3__testdl/lstm.mod", "1.0.0-beta3 + normalizer", (2, 86, 5)),
     ("sjsdfg__dl4j-tutorials/LeNetModel.zip", "1.0.0-beta CNN", (2, 784)),
+    ("malfaro2__dl4j-test-resources/VaeMNISTAnomaly_100a.bin", "1.0.0-alpha VAE",
+     (2, 784)),
+    ("deeplearning4j__dl4j-test-resources/SyntheticCNN_100b4.bin", "1.0.0-beta4",
+     (2, 1, 28, 28)),
+    ("KonduitAI__dl4j-test-resources/SyntheticBidirectionalRNNGraph_100b6.bin",
+     "1.0.0-beta6 graph", (2, 10, 5)),
+    ("jiangxlGit__skyworth-ai-tutorials/mnist-model.zip", "1.0.0-beta7", (2, 784)),
+    ("ASIMWELA__mnistmodel-rest-example/MyMultiLayerNetwork.zip", "1.0.0-M1.1",
+     (2, 784)),
 ]  # fmt: skip
 # The 0.7.1 CNN cannot predict in M2.1 on any input: its CNN-to-dense preprocessor says
 # 3x28x28 while its output layer takes 2028 = 3x26x26 values. Its numbers are compared,
