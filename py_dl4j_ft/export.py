@@ -9,8 +9,8 @@ layer                  array                      shape (DL4J's own, if differen
 Dense / Output         ``weight``, ``bias``       [out, in] ([in, out]), [out]
 RnnOutput              ``weight``, ``bias``       [out, in] ([in, out]), [out]
 Convolution (2D)       ``weight``, ``bias``       [out, in, kh, kw], [out]
-BatchNormalization     ``gamma`` ``beta``         [channels] each
-                       ``mean`` ``var``
+BatchNormalization     ``gamma`` ``beta``         [channels] each (``var`` is
+                       ``mean`` ``var``           computed when DL4J keeps log10 std)
 LSTM                   ``weight_ih``              [4*out, in] ([in, 4*out])
                        ``weight_hh``              [4*out, out] ([out, 4*out])
                        ``bias``                   [4*out]
@@ -55,6 +55,7 @@ _WEIGHTED = {
         "beta": "beta",
         "mean": "mean",
         "var": "var",
+        "log10stdev": "var",
     },
     "LSTM": {"W": "weight_ih", "RW": "weight_hh", "b": "bias"},
 }
@@ -220,6 +221,10 @@ def _param_table(model, index: int, name: str) -> dict[str, np.ndarray]:
 
 def _to_usual_layout(kind: str, key: str, value: np.ndarray) -> np.ndarray:
     """DL4J's parameter array in the layout documented in this module."""
+    if key == "log10stdev":
+        # Batch normalization with useLogStd keeps log10(sqrt(var)); eps is added at
+        # inference, as with a stored variance.
+        return (100.0 ** value.reshape(-1).astype(np.float64)).astype(value.dtype)
     if kind == "LSTM":
         if key == "b":
             return _reorder_gates(value.reshape(-1), axis=0)
@@ -262,6 +267,9 @@ def _describe(row: dict, conf: dict, preprocessor: dict | None) -> dict:
         entry["gate_activation"] = str(gate.get("@class", "")).rsplit(".", 1)[-1]
     if row["type"] == "BatchNormalization":
         entry["eps"] = conf.get("eps")
+        # DL4J 1.0.0-M2.1's batch normalization never applies the activation its
+        # configuration names (it inherits the global default, often sigmoid).
+        entry["activation"] = "identity"
     if preprocessor:
         entry["preprocessor"] = {
             "type": str(preprocessor.get("@class", "")).rsplit(".", 1)[-1],

@@ -95,6 +95,12 @@ def numpy_forward(arrays: dict, x: np.ndarray) -> np.ndarray:
             patches = _windows(a, layer, 0.0)
             z = np.einsum("ncyxij,ocij->noyx", patches, w) + b[None, :, None, None]
             a = _activation(layer["activation"], z)
+        elif kind == "BatchNormalization":
+            scale = arrays[f"{name}.gamma"] / np.sqrt(
+                arrays[f"{name}.var"] + layer["eps"]
+            )
+            z = (a - arrays[f"{name}.mean"]) * scale + arrays[f"{name}.beta"]
+            a = _activation(layer["activation"], z)
         elif kind == "SubsamplingLayer":
             assert layer["pooling"] == "MAX"
             a = _windows(a, layer, -np.inf).max(axis=(4, 5))
@@ -184,6 +190,54 @@ def test_lenet_export_runs_in_numpy(jvm, tmp_path, relative):
     assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
     if relative == LENET_SAME:
         assert modes[:4] == ["Same", "Truncate", "Truncate", "Truncate"]
+
+
+def _batch_norm_mlp(jvm):
+    """Dense -> BatchNormalization -> Output, built by DL4J (no checkpoint has one)."""
+    j = jvm.jclass
+    relu = j("org.nd4j.linalg.activations.Activation").RELU
+    softmax = j("org.nd4j.linalg.activations.Activation").SOFTMAX
+    mcxent = j("org.nd4j.linalg.lossfunctions.LossFunctions$LossFunction").MCXENT
+    layers = "org.deeplearning4j.nn.conf.layers."
+    conf = (
+        j("org.deeplearning4j.nn.conf.NeuralNetConfiguration$Builder")()
+        .seed(1)
+        .updater(j("org.nd4j.linalg.learning.config.Adam")(0.01))
+        .list(
+            j(layers + "DenseLayer$Builder")().nIn(4).nOut(8).activation(relu).build(),
+            j(layers + "BatchNormalization$Builder")().build(),
+            j(layers + "OutputLayer$Builder")(mcxent)
+            .nIn(8)
+            .nOut(3)
+            .activation(softmax)
+            .build(),
+        )
+        .build()
+    )
+    net = j("org.deeplearning4j.nn.multilayer.MultiLayerNetwork")(conf)
+    net.init()
+    return ft.PreTrainedModel(net, "MultiLayerNetwork")
+
+
+def test_batch_norm_export_runs_in_numpy(jvm, tmp_path):
+    model = _batch_norm_mlp(jvm)
+    x, y = standardized_iris()
+    model.fine_tune(x, y, 0.01, epochs=5, batch_size=16)  # running mean and var move
+    arrays = _export(model, tmp_path)
+    # M2.1 keeps log10 of the deviation; the export turns it back into a variance.
+    assert {k for k in arrays if k.startswith("layer1.")} == {
+        "layer1.gamma",
+        "layer1.beta",
+        "layer1.mean",
+        "layer1.var",
+    }
+    assert arrays["layer1.var"].shape == (8,)
+    assert not np.allclose(arrays["layer1.var"], 1)
+    # Its configuration says sigmoid (the global default), which DL4J does not apply.
+    assert model.info["layers"][1]["activation"] == "sigmoid"
+    arch = json.loads(str(arrays["architecture"]))
+    assert arch["layers"][1]["activation"] == "identity"
+    np.testing.assert_allclose(numpy_forward(arrays, x), model.predict(x), RTOL, ATOL)
 
 
 def test_lstm_export_runs_in_numpy(jvm, tmp_path):
