@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -198,3 +201,23 @@ def test_cli_import_keras(jvm, tmp_path):
     assert refused.output.startswith("error:") and "sum_of_tensors" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.zip"]
+
+
+@pytest.mark.slow
+def test_damaged_h5_is_one_line_even_from_native_code(tmp_path):
+    # The HDF5 C library writes its error stack straight to file descriptor 2, which
+    # only a separate process can see.
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(checkpoint(MLP).read_bytes()[:20000])
+    done = subprocess.run(
+        [sys.executable, "-m", "py_dl4j_ft", "import-keras", str(truncated),
+         str(tmp_path / "out.zip")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 4
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: reading the Keras model")
+    assert not (tmp_path / "out.zip").exists()

@@ -1,5 +1,8 @@
 package org.pydl4jft;
 
+import org.bytedeco.hdf5.H5E_auto2_t;
+import org.bytedeco.hdf5.global.hdf5;
+import org.bytedeco.javacpp.Pointer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.modelimport.keras.Hdf5Archive;
 import org.deeplearning4j.nn.modelimport.keras.KerasModel;
@@ -11,6 +14,13 @@ import org.deeplearning4j.nn.modelimport.keras.utils.KerasModelBuilder;
  */
 public final class KerasImport {
     private KerasImport() {}
+
+    static {
+        // The HDF5 library prints its own error stack to stderr on a damaged file; the
+        // Java exception that follows already says what failed, so the print is turned
+        // off (for this process, which reads HDF5 only here).
+        hdf5.H5Eset_auto2(hdf5.H5E_DEFAULT(), (H5E_auto2_t) null, (Pointer) null);
+    }
 
     /**
      * The model configuration of a Keras HDF5 file as DL4J's import reads it (with the
