@@ -22,6 +22,7 @@ LOAN_DATA = "kam2018__ai-agent-service/synthetic_loan_data.csv"
 LENET_SAME = "sjsdfg__dl4j-tutorials/LeNetModel.zip"  # first convolution in Same mode
 LENET_M21 = "oliveirasamuel5959__face-recognition-system/trained_mnist_model.zip"
 LSTM = "ermao3__testdl/lstm.mod"  # LSTM + RNN output layer, with a normalizer
+GRAPH = "sawfly29__S_M/MyComputationGraph.zip"  # a 0.8 ComputationGraph, 4-3-3
 GRAVES = (
     "deeplearning4j__dl4j-test-resources/080_ModelSerializer_Regression_CG_LSTM_1.zip"
 )
@@ -87,6 +88,8 @@ def numpy_forward(arrays: dict, x: np.ndarray) -> np.ndarray:
             a = a.reshape(len(a), pre["channels"], pre["height"], pre["width"])
         if pre and pre["type"] == "CnnToFeedForwardPreProcessor":
             a = a.reshape(len(a), -1)  # [n, c, h, w] flattened in C order
+        if kind == "Input":
+            continue  # a ComputationGraph's input vertex
         if kind in ("DenseLayer", "OutputLayer"):
             w, b = arrays[f"{name}.weight"], arrays[f"{name}.bias"]
             a = _activation(layer["activation"], a @ w.T + b)
@@ -149,8 +152,9 @@ def _export(model, tmp_path, fmt="npz"):
     return arrays
 
 
-def test_dense_mlp_export_runs_in_numpy(jvm, tmp_path):
-    model = ft.PreTrainedModel.load(checkpoint(IRIS))
+@pytest.mark.parametrize("relative", [IRIS, GRAPH])
+def test_dense_mlp_export_runs_in_numpy(jvm, tmp_path, relative):
+    model = ft.PreTrainedModel.load(checkpoint(relative))
     arrays = _export(model, tmp_path)
     assert arrays["layer0.weight"].shape == (3, 4)  # [out, in]
     assert arrays["layer0.bias"].shape == (3,)
