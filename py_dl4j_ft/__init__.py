@@ -15,6 +15,7 @@ from ._describe import CheckpointSummary, LayerSummary, inspect_checkpoint
 from ._safety import ZipLimits
 from .data import Dataset, load_dataset
 from .errors import *  # noqa: F403 - the exception tree is part of the public API
+from .migrate import import_keras, upgrade
 from .model import EpochRecord, History, PreTrainedModel
 
 __version__ = "0.1.0"
@@ -47,6 +48,8 @@ __all__ = [
     "ZipLimits",
     "configure",
     "inspect_checkpoint",
+    "import_keras",
     "load_dataset",
     "setup",
+    "upgrade",
 ]

@@ -802,6 +802,62 @@ def transfer_demo(workdir, task, per_class, draws, as_json):
         click.echo(json.dumps(result, indent=2))
 
 
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace NEW if it exists.")
+@_guarded
+def upgrade(old, new, overwrite):
+    """Rewrite the checkpoint OLD (any era DL4J 1.0.0-M2.1 reads) in today's format."""
+    from . import migrate
+
+    saved = migrate.upgrade(old, new, overwrite=overwrite)
+    click.echo(f"upgraded {old} to {saved} (DL4J {_jars.DL4J_VERSION} format)")
+
+
+@cli.command("import-keras")
+@click.argument("keras_model", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@_guarded
+def import_keras(keras_model, out, overwrite):
+    """Convert a Keras HDF5 model to a DL4J zip with DL4J's own Keras import."""
+    from . import migrate
+
+    _files.check_output(out, overwrite)
+    m = migrate.import_keras(keras_model)
+    saved = m.save(out, overwrite=overwrite)
+    click.echo(
+        f"imported {keras_model} as a {m.kind} ({m.n_params} parameters): {saved}"
+    )
+
+
+@cli.command("export")
+@_model_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["npz", "safetensors"]),
+    default="npz",
+    show_default=True,
+    help="npz (numpy) or safetensors (needs py_dl4j_ft[export]).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The file to write.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@_guarded
+def export_command(model, normalizer, fmt, out, overwrite):
+    """Write MODEL's parameters as named arrays, with its architecture as JSON."""
+    _files.check_output(out, overwrite)
+    m = PreTrainedModel.load(model, normalizer=normalizer)
+    saved = m.export(out, format=fmt, overwrite=overwrite)
+    click.echo(f"exported {m.n_params} parameters of {model} to {saved} ({fmt})")
+
+
 def main() -> None:
     """Entry point: usage errors end like every other error, in one line."""
     try:

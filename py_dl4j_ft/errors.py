@@ -174,3 +174,24 @@ class OptionalDependencyError(Dl4jFtError, ImportError):
     """A feature needs an optional package that is not installed (e.g. matplotlib)."""
 
     exit_code = 3
+
+
+# Migration: upgrade, Keras import, export.
+
+
+class NotAKerasModelError(CheckpointError):
+    """Not a Keras HDF5 model: another format, or weights without a model config."""
+
+
+class UnsupportedLayerError(CheckpointError):
+    """A layer that cannot be imported or exported; ``layer`` and ``layer_class``
+    name it."""
+
+    def __init__(self, message: str, layer: str = "", layer_class: str = ""):
+        super().__init__(message)
+        self.layer = layer
+        self.layer_class = layer_class
+
+
+# The export code's name for the same error.
+MissingDependencyError = OptionalDependencyError

@@ -618,6 +618,19 @@ class PreTrainedModel:
         log.info("saved %s", path)
         return path
 
+    def export(
+        self, path: str | Path, *, format: str = "npz", overwrite: bool = False
+    ) -> Path:
+        """Writes the parameters as named arrays plus the architecture as JSON.
+
+        ``format`` is ``"npz"`` or ``"safetensors"``; the layout of every array is
+        described in :mod:`py_dl4j_ft.export`. Nothing of DL4J is needed to read the
+        file.
+        """
+        from . import export
+
+        return export.export(self, path, format=format, overwrite=overwrite)
+
     # Conversions that check shapes before anything crosses.
 
     def _features_to_java(self, features) -> tuple[object, int]:
@@ -891,7 +904,8 @@ def _encode_labels(
         y = y.reshape(-1, 1)
     if classifier and (sparse or width == 1):
         _class_ids(y, 2 if width == 1 else width)
-    if y.ndim != rank or (width > 0 and y.shape[1] != width):
+    # Sparse cross-entropy takes one class id per example: a single column.
+    if y.ndim != rank or (width > 0 and y.shape[1] != (1 if sparse else width)):
         expected = (
             f"class ids (shape [{rows}]) or one-hot rows (shape [{rows}, {width}])"
             if classifier

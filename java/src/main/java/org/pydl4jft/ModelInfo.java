@@ -272,8 +272,12 @@ public final class ModelInfo {
         } else if (layer instanceof CnnLossLayer) {
             rank = 4;
         }
-        Map<String, Object> s = spec(rank, 1,
-                layer instanceof FeedForwardLayer ? ((FeedForwardLayer) layer).getNOut() : -1, "");
+        long size = layer instanceof FeedForwardLayer ? ((FeedForwardLayer) layer).getNOut() : -1;
+        if (layer instanceof LossLayer && size == 0) {
+            // A loss layer (as Keras import appends) passes its input through unchanged.
+            size = ((LossLayer) layer).getNIn();
+        }
+        Map<String, Object> s = spec(rank, 1, size, "");
         String loss = lossName(layer);
         s.put("loss", loss == null ? "" : loss);
         boolean hasActivation = layer instanceof BaseLayer
