@@ -160,7 +160,9 @@ class PreTrainedModel:
                     file, bool(load_updater and found.has_updater_state)
                 )
         with _jvm.java_errors(f"adapting {found.path} to DL4J 1.0.0-M2.1"):
-            fixed = list(_jvm.helper("Compat").fixLegacyRnnFormats(net))
+            compat = _jvm.helper("Compat")
+            fixed = list(compat.fixLegacyRnnFormats(net))
+            no_cache = list(compat.fixLegacyCacheModes(net))
             total = float(net.params().sumNumber().doubleValue())
         if not math.isfinite(total):
             raise CorruptCheckpointError(
@@ -174,6 +176,13 @@ class PreTrainedModel:
                 "the DL4J that wrote them",
                 found.path,
                 [str(n) for n in fixed],
+            )
+        if no_cache:
+            log.info(
+                "%s: cache mode of layers %s set to NONE, the only mode of the DL4J "
+                "that wrote them",
+                found.path,
+                [str(n) for n in no_cache],
             )
         norm = None
         if normalizer is not None:

@@ -93,3 +93,43 @@ def test_label_normalizer_is_reverted_on_predictions(jvm, tmp_path):
     )
     expected = raw.predict((x - mean) / std) * label_std + label_mean
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_legacy_bidirectional_lstm_predicts_the_same_twice_and_trains(jvm):
+    # A 0.8.0 graph whose layers have no cache mode. DL4J M2.1 reads null as "cache" and
+    # its GravesBidirectionalLSTM then reuses the previous call's forward pass from a
+    # reset workspace: every second output fails or is garbage. The loader sets NONE.
+    path = checkpoint(
+        "deeplearning4j__dl4j-test-resources/080_ModelSerializer_Regression_CG_LSTM_1.zip"
+    )
+    from py_dl4j_ft import _jvm
+
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 3, 5), dtype=np.float32)
+    plain = _jvm.jclass("org.deeplearning4j.nn.graph.ComputationGraph").load(
+        _jvm.jclass("java.io.File")(str(path)), False
+    )
+    outputs = []
+    for _ in range(2):
+        try:
+            outputs.append(_arrays.from_java(plain.outputSingle(_arrays.to_java(x))))
+        except Exception as e:  # DL4J's own failure, the bug this test is about
+            outputs.append(str(e))
+    assert not (isinstance(outputs[1], np.ndarray) and np.array_equal(*outputs))
+
+    model = PreTrainedModel.load(path)
+    first = model.predict(x)
+    assert np.array_equal(first, outputs[0])  # the first DL4J call was right
+    for _ in range(3):
+        assert np.array_equal(model.predict(x), first)
+    np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-5)
+
+    # Its stored parameters are 1, 2, ..., N (a regression fixture): start from small
+    # ones so the loss is finite, then train.
+    n = model.n_params
+    small = ((rng.random(n) - 0.5) * 0.2).astype(np.float32).reshape(1, n)
+    model.java_model.setParams(_arrays.to_java(small))
+    y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, (2, 5))].transpose(0, 2, 1)
+    history = model.fine_tune(x, np.ascontiguousarray(y), 0.1, epochs=5)
+    assert np.all(np.isfinite(history.loss)) and history.loss[-1] < history.loss[0]
+    assert np.array_equal(model.predict(x), model.predict(x))

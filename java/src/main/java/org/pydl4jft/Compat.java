@@ -3,6 +3,8 @@ package org.pydl4jft;
 import java.util.ArrayList;
 import java.util.List;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.CacheMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
@@ -45,18 +47,54 @@ public final class Compat {
         return fixed;
     }
 
+    /**
+     * Gives layers saved before cache modes existed (cacheMode null) the mode their DL4J
+     * used, NONE. M2.1 takes null for "cache": a GravesBidirectionalLSTM then reuses the
+     * forward pass of the previous call, from a workspace already reset, so every second
+     * prediction fails or returns garbage and training fails. Returns the names of the
+     * layers changed.
+     */
+    public static List<String> fixLegacyCacheModes(Model model) {
+        List<String> fixed = new ArrayList<>();
+        for (NeuralNetConfiguration conf : layerConfs(model)) {
+            if (conf.getCacheMode() == null) {
+                conf.setCacheMode(CacheMode.NONE);
+                fixed.add(conf.getLayer().getLayerName());
+            }
+        }
+        // The layers copied the mode when the network was built: set it there too.
+        org.deeplearning4j.nn.api.Layer[] built =
+                model instanceof MultiLayerNetwork
+                        ? ((MultiLayerNetwork) model).getLayers()
+                        : ((ComputationGraph) model).getLayers();
+        for (org.deeplearning4j.nn.api.Layer layer : built) {
+            if (fixed.contains(layer.conf().getLayer().getLayerName())) {
+                layer.setCacheMode(CacheMode.NONE);
+            }
+        }
+        return fixed;
+    }
+
     private static List<Layer> layers(Model model) {
         List<Layer> out = new ArrayList<>();
+        for (NeuralNetConfiguration conf : layerConfs(model)) {
+            out.add(conf.getLayer());
+        }
+        return out;
+    }
+
+    private static List<NeuralNetConfiguration> layerConfs(Model model) {
+        List<NeuralNetConfiguration> out = new ArrayList<>();
         if (model instanceof MultiLayerNetwork) {
             MultiLayerNetwork net = (MultiLayerNetwork) model;
             for (int i = 0; i < net.getnLayers(); i++) {
-                out.add(net.getLayerWiseConfigurations().getConf(i).getLayer());
+                out.add(net.getLayerWiseConfigurations().getConf(i));
             }
         } else {
             ComputationGraph graph = (ComputationGraph) model;
             for (GraphVertex v : graph.getConfiguration().getVertices().values()) {
                 if (v instanceof LayerVertex) {
-                    out.add(((LayerVertex) v).getLayerConf().getLayer());
+                    out.add(((LayerVertex) v).getLayerConf());
                 }
             }
         }
