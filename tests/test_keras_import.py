@@ -121,11 +121,15 @@ def test_imported_keras_model_fine_tunes_and_saves(jvm, tmp_path):
         model.predict(x), softmax(x @ w + b), rtol=1e-5, atol=1e-6
     )
 
-    # TODO(issue-4): evaluate() hands DL4J's Evaluation one class id per row, which
-    # it refuses for sparse cross-entropy; accuracy is counted here instead.
+    # Sparse cross-entropy trains on one class id per row; evaluate() one-hots them
+    # for DL4J's Evaluation and must agree with counting by hand.
     accuracy_before = float(np.mean(model.predict_classes(x) == y))
+    assert model.evaluate(x, y)["accuracy"] == pytest.approx(accuracy_before)
     history = model.fine_tune(x, y, 0.1, epochs=30, batch_size=16, seed=3)
     accuracy_after = float(np.mean(model.predict_classes(x) == y))
+    metrics = model.evaluate(x, y[:, None])
+    assert metrics["accuracy"] == pytest.approx(accuracy_after)
+    assert metrics["loss"] == pytest.approx(history.loss[-1], rel=0.5)
     assert history.loss[-1] < 0.8 * history.loss[0]
     assert accuracy_after > max(0.8, accuracy_before)
 

@@ -54,7 +54,7 @@ public final class Inference {
             DataSet batch = batches.next();
             INDArray out = output(model, batch.getFeatures());
             if (classification) {
-                cls.eval(batch.getLabels(), out);
+                cls.eval(oneHot(batch.getLabels(), out), out);
             } else {
                 reg.eval(batch.getLabels(), out);
             }
@@ -78,6 +78,22 @@ public final class Inference {
         }
         metrics.put("examples", rows);
         return new ObjectMapper().writeValueAsString(metrics);
+    }
+
+    /**
+     * Labels as Evaluation takes them. A sparse cross-entropy output (Keras import) is
+     * trained on one class id per row, [n, 1]; Evaluation wants one column per class.
+     */
+    static INDArray oneHot(INDArray labels, INDArray out) {
+        if (labels.rank() != 2 || labels.size(1) != 1 || out.rank() != 2
+                || out.size(1) == 1) {
+            return labels;
+        }
+        INDArray hot = Nd4j.zeros(out.dataType(), labels.size(0), out.size(1));
+        for (long i = 0; i < labels.size(0); i++) {
+            hot.putScalar(i, (long) labels.getDouble(i, 0), 1.0);
+        }
+        return hot;
     }
 
     static double score(Model model, DataSet batch) {
