@@ -251,7 +251,10 @@ class PreTrainedModel:
 
     @property
     def learning_rates(self) -> dict[str, float]:
-        """The learning rate DL4J has in effect for each layer that has one."""
+        """The learning rate DL4J has in effect for each layer that trains with one.
+
+        Frozen layers are left out: they never update.
+        """
         return {
             layer["name"]: layer["learning_rate"]
             for layer in self.info["layers"]
@@ -299,7 +302,9 @@ class PreTrainedModel:
                     _dash(layer.get("n_out")),
                     _dash(layer.get("activation")),
                     _dash(layer.get("loss")),
-                    _dash(None if rate is None else f"{rate:g}"),
+                    "frozen"
+                    if layer.get("frozen")
+                    else _dash(None if rate is None else f"{rate:g}"),
                     str(layer["params"]),
                 )
             )

@@ -547,3 +547,12 @@ def test_info_reads_a_frozen_zip_without_java(jvm, iris_data, tmp_path):
         "MCXENT",
     )
     assert summary["num_params"] == new.n_params == 35
+
+
+def test_frozen_layers_show_no_rate(jvm):
+    new = T.transfer(load(jvm, IRIS), freeze=2, n_classes=2)
+    assert new.learning_rates == {"new_output": pytest.approx(new.learning_rate)}
+    lines = {line.split()[0]: line for line in new.summary().splitlines()[2:-1]}
+    assert "frozen" in lines["layer0"] and "frozen" in lines["layer1"]
+    assert "frozen" not in lines["new_output"]
+    assert [layer["frozen"] for layer in new.info["layers"]] == [True, True, False]

@@ -61,6 +61,7 @@ public final class ModelInfo {
                 row.put("params", net.getLayer(i).numParams());
                 int index = i;
                 row.put("learning_rate", rate(() -> net.getLearningRate(index)));
+                markFrozen(row, layer);
                 layers.add(row);
             }
             Layer first = conf.getConf(0).getLayer();
@@ -81,6 +82,7 @@ public final class ModelInfo {
                     LayerVertex lv = (LayerVertex) v;
                     row = layerRow(lv.getLayerConf().getLayer(), lv.getPreProcessor());
                     row.put("learning_rate", rate(() -> graph.getLearningRate(name)));
+                    markFrozen(row, lv.getLayerConf().getLayer());
                 } else if (v == null) {
                     row = new LinkedHashMap<>();
                     row.put("type", "Input");
@@ -126,6 +128,15 @@ public final class ModelInfo {
         } catch (RuntimeException e) {
             // Layers without an updater of their own (pooling, activation) have no rate.
             return null;
+        }
+    }
+
+    /** A frozen layer never updates: its wrapped layer's rate is not in effect. */
+    private static void markFrozen(Map<String, Object> row, Layer layer) {
+        boolean frozen = layer instanceof FrozenLayer;
+        row.put("frozen", frozen);
+        if (frozen) {
+            row.put("learning_rate", null);
         }
     }
 
