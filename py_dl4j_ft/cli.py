@@ -184,6 +184,53 @@ def _model_argument(command):
     return click.argument("model", type=click.Path(path_type=Path))(command)
 
 
+def _validation_options(command):
+    """Validation, early stopping and loss-curve options of the training commands."""
+    for option in reversed(
+        [
+            click.option(
+                "--validation-split",
+                type=float,
+                help="Hold out this fraction of --data (seeded by --seed) for "
+                "validation.",
+            ),
+            click.option(
+                "--validation-file",
+                type=click.Path(path_type=Path),
+                help="Validation data (same format and --label-column as --data).",
+            ),
+            click.option(
+                "--early-stopping",
+                metavar="METRIC",
+                help="Stop when this validation metric stops improving and keep the "
+                "best epoch: loss, accuracy, precision, recall, f1 (classifiers); "
+                "loss, mse, mae, rmse, r2.",
+            ),
+            click.option(
+                "--patience",
+                type=int,
+                default=3,
+                show_default=True,
+                help="Epochs to wait.",
+            ),
+            click.option(
+                "--min-delta",
+                type=float,
+                default=0.0,
+                show_default=True,
+                help="Smallest change that counts as an improvement.",
+            ),
+            click.option(
+                "--plot",
+                type=click.Path(path_type=Path),
+                help="Write the loss curve to this PNG (needs py_dl4j_ft[plot]).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 def _data_options(labels_required: bool):
     def decorate(command):
         command = click.option(
@@ -340,37 +387,7 @@ def info(model, normalizer, as_json):
     help="Where to write the fine-tuned zip.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-@click.option(
-    "--validation-split",
-    type=float,
-    help="Hold out this fraction of --data (seeded by --seed) for validation.",
-)
-@click.option(
-    "--validation-file",
-    type=click.Path(path_type=Path),
-    help="Validation data (same format and --label-column as --data).",
-)
-@click.option(
-    "--early-stopping",
-    metavar="METRIC",
-    help="Stop when this validation metric stops improving and keep the best epoch: "
-    "loss, accuracy, precision, recall, f1 (classifiers); loss, mse, mae, rmse, r2.",
-)
-@click.option(
-    "--patience", type=int, default=3, show_default=True, help="Epochs to wait."
-)
-@click.option(
-    "--min-delta",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Smallest change that counts as an improvement.",
-)
-@click.option(
-    "--plot",
-    type=click.Path(path_type=Path),
-    help="Write the loss curve to this PNG (needs py_dl4j_ft[plot]).",
-)
+@_validation_options
 @_json_option
 @_guarded
 def fine_tune(
@@ -686,6 +703,7 @@ def _freeze_option(ctx, param, value):
     help="Where to write the new zip.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@_validation_options
 @_json_option
 @_guarded
 def transfer_command(
@@ -708,10 +726,20 @@ def transfer_command(
     eval_data,
     out,
     overwrite,
+    validation_split,
+    validation_file,
+    early_stopping,
+    patience,
+    min_delta,
+    plot,
     as_json,
 ):
     """Put a new head of --n-classes on MODEL, train it with the rest frozen, then
-    unfreeze and train everything at the smaller --lr; save to --out."""
+    unfreeze and train everything at the smaller --lr; save to --out.
+
+    Validation and early stopping apply to each stage. Ctrl-C stops at the next
+    minibatch, saves the model kept so far to --out, and exits with code 130.
+    """
     from .transfer import Dense
 
     if out.resolve() == model.resolve():
@@ -719,24 +747,44 @@ def transfer_command(
             f"--out {out} is the input model; write the result to a new file"
         )
     _files.check_output(out, overwrite)
+    if plot is not None:
+        _files.check_output(plot, overwrite)
+        training.require_matplotlib()
     train = _load_labelled(data_path, label_column, labels_path)
+    validation = None
+    if validation_file is not None:
+        held = _load_labelled(validation_file, label_column, None)
+        validation = (held.features, held.labels)
     check = _load_labelled(eval_data, label_column, None) if eval_data else train
     m = PreTrainedModel.load(model, normalizer=normalizer)
-    result = m.two_stage(
-        train.features,
-        train.labels,
-        n_classes=n_classes,
-        freeze=freeze,
-        remove_top=remove_top,
-        hidden=[Dense(units) for units in hidden],
-        updater=updater,
-        head_epochs=head_epochs,
-        head_learning_rate=head_lr,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        batch_size=batch_size,
-        seed=seed,
-    )
+    try:
+        result = m.two_stage(
+            train.features,
+            train.labels,
+            n_classes=n_classes,
+            freeze=freeze,
+            remove_top=remove_top,
+            hidden=[Dense(units) for units in hidden],
+            updater=updater,
+            head_epochs=head_epochs,
+            head_learning_rate=head_lr,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            seed=seed,
+            validation_split=validation_split,
+            validation_data=validation,
+            early_stopping=early_stopping,
+            patience=patience,
+            min_delta=min_delta,
+        )
+    except TrainingInterruptedError as e:
+        saved = e.model.save(out, overwrite=overwrite)
+        raise TrainingInterruptedError(
+            f"{e}; saved it to {saved}", e.history, e.model
+        ) from e
+    if plot is not None:
+        result.history.plot(plot, overwrite=overwrite)
     after = result.model.evaluate(check.features, check.labels)
     saved = result.model.save(out, overwrite=overwrite)
     if as_json:
@@ -745,6 +793,8 @@ def transfer_command(
                 {
                     "head_loss": result.head.loss,
                     "loss": result.full.loss,
+                    "head_best_epoch": result.head.best_epoch,
+                    "best_epoch": result.full.best_epoch,
                     "after": after,
                     "saved": str(saved),
                 },
@@ -760,6 +810,8 @@ def transfer_command(
         f"stage 2, all layers ({epochs} epochs at {learning_rate:g}): loss "
         f"{result.full.loss[0]:.4f} -> {result.full.loss[-1]:.4f}"
     )
+    if plot is not None:
+        _say(f"wrote the loss curve of both stages to {plot}")
     click.echo(f"after:  {_metrics_line(after)}")
     _say(f"saved {saved}")
 

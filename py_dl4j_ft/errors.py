@@ -165,9 +165,11 @@ class TrainingInterruptedError(Dl4jFtError, KeyboardInterrupt):
 
     exit_code = 130
 
-    def __init__(self, message: str, history=None):
+    def __init__(self, message: str, history=None, model=None):
         super().__init__(message)
         self.history = history
+        # Set where the trained model is not the caller's own (two_stage's new model).
+        self.model = model
 
 
 class OptionalDependencyError(Dl4jFtError, ImportError):

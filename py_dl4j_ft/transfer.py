@@ -30,6 +30,7 @@ from .errors import (
     NothingToTrainError,
     PretrainedLayerChangeError,
     ScheduleError,
+    TrainingInterruptedError,
 )
 from .model import History, PreTrainedModel
 
@@ -642,6 +643,16 @@ class TwoStageResult:
     head: History
     full: History
 
+    @property
+    def history(self) -> History:
+        """Both stages as one history (DL4J's epoch counter runs on across them)."""
+        return History(
+            self.head.epochs + self.full.epochs,
+            best_epoch=self.full.best_epoch,
+            monitor=self.full.monitor,
+            stopped=self.full.stopped,
+        )
+
 
 def two_stage(
     model: PreTrainedModel,
@@ -685,18 +696,29 @@ def two_stage(
         ),
         reset_counters=True,
     )
-    head = staged.fine_tune(
-        features,
-        labels,
-        head_learning_rate,
-        epochs=head_epochs,
-        seed=seed,
-        **fit_options,
-    )
+    try:
+        head = staged.fine_tune(
+            features,
+            labels,
+            head_learning_rate,
+            epochs=head_epochs,
+            seed=seed,
+            **fit_options,
+        )
+    except TrainingInterruptedError as e:
+        # The new model is not the caller's: hand it over with the interrupt.
+        raise TrainingInterruptedError(
+            f"stage 1 of 2 (new head): {e}", e.history, staged
+        ) from e
     full_model = unfreeze(staged)
-    full = full_model.fine_tune(
-        features, labels, learning_rate, epochs=epochs, seed=seed, **fit_options
-    )
+    try:
+        full = full_model.fine_tune(
+            features, labels, learning_rate, epochs=epochs, seed=seed, **fit_options
+        )
+    except TrainingInterruptedError as e:
+        raise TrainingInterruptedError(
+            f"stage 2 of 2 (all layers): {e}", e.history, full_model
+        ) from e
     return TwoStageResult(full_model, head, full)
 
 

@@ -556,3 +556,65 @@ def test_frozen_layers_show_no_rate(jvm):
     assert "frozen" in lines["layer0"] and "frozen" in lines["layer1"]
     assert "frozen" not in lines["new_output"]
     assert [layer["frozen"] for layer in new.info["layers"]] == [True, True, False]
+
+
+def test_two_stage_with_early_stopping_keeps_each_stages_best(jvm, iris_data):
+    x, y = iris_data
+    rng = np.random.default_rng(5)
+    held = rng.permutation(len(x))[:45]
+    train = np.setdiff1d(np.arange(len(x)), held)
+    labels = (y == 2).astype(np.int64)
+    result = load(jvm, IRIS).two_stage(
+        x[train],
+        labels[train],
+        n_classes=2,
+        head_epochs=8,
+        head_learning_rate=0.5,
+        epochs=8,
+        learning_rate=0.5,
+        updater="sgd",
+        batch_size=20,
+        validation_data=(x[held], labels[held]),
+        early_stopping="loss",
+        patience=2,
+    )
+    assert result.head.monitor == result.full.monitor == "loss"
+    assert result.head.best_epoch is not None and result.full.best_epoch is not None
+    # The model holds stage 2's best epoch, whose recorded metrics it reproduces.
+    assert result.model.evaluate(x[held], labels[held]) == result.full.best.validation
+    best = min(result.full.validation_metric("loss"))
+    assert result.full.best.validation["loss"] == best
+    combined = result.history
+    assert combined.epochs == result.head.epochs + result.full.epochs
+    assert combined.best_epoch == result.full.best_epoch
+
+
+def test_ctrl_c_in_stage_two_hands_over_the_new_model(jvm, iris_data):
+    import os
+    import signal
+
+    x, y = iris_data
+    labels = (y == 2).astype(np.int64)
+    seen = {}
+
+    def progress(epoch, batch, batches, loss):
+        seen.setdefault("calls", 0)
+        seen["calls"] += 1
+        if seen["calls"] == 5 * 5 + 3:  # stage 2 (5 head epochs of 5 batches)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(errors.TrainingInterruptedError, match="stage 2 of 2") as info:
+        load(jvm, IRIS).two_stage(
+            x,
+            labels,
+            n_classes=2,
+            head_epochs=5,
+            epochs=50,
+            batch_size=30,
+            progress=progress,
+        )
+    kept = info.value.model
+    assert kept is not None and kept.frozen_layers == []
+    assert kept.n_outputs == 2
+    assert np.all(np.isfinite(kept.predict(x)))
+    assert info.value.exit_code == 130

@@ -161,3 +161,40 @@ def test_transfer_demo_compares_with_training_from_scratch(jvm, tmp_path):
     # On these two draws the frozen base's features beat training from scratch.
     assert result["mean"]["head"] > result["mean"]["scratch"]
     assert lines[-1].startswith("mean accuracy: head ")
+
+
+def test_transfer_with_early_stopping_and_a_loss_curve(workdir, virginica_csv):
+    out, png = workdir / "new.zip", workdir / "curve.png"
+    result = run(
+        *transfer_args(checkpoint(IRIS), virginica_csv),
+        "--head-epochs",
+        "6",
+        "--head-lr",
+        "0.5",
+        "--epochs",
+        "6",
+        "--lr",
+        "0.05",
+        "--validation-split",
+        "0.3",
+        "--early-stopping",
+        "loss",
+        "--patience",
+        "2",
+        "--plot",
+        png,
+        "--out",
+        out,
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["head_best_epoch"] is not None and report["best_epoch"] is not None
+    assert report["best_epoch"] > report["head_best_epoch"]  # the counter runs on
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = PreTrainedModel.load(out)
+    assert saved.frozen_layers == [] and saved.n_outputs == 2
+    x, y = standardized_iris()
+    assert saved.evaluate(x, y == 2)["accuracy"] == pytest.approx(
+        report["after"]["accuracy"]
+    )
