@@ -31,6 +31,32 @@ def _fine_tuned(tmp_path, relative):
 )
 def test_plain_java_loads_what_we_saved(jvm, tmp_path, relative):
     model, saved, x = _fine_tuned(tmp_path, relative)
+    _assert_plain_java_agrees(model, saved, x, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("relative", "freeze"),
+    [
+        ("deeplearning4j__deeplearning4j-examples/trained_iris_model.zip", 2),
+        ("sawfly29__S_M/MyComputationGraph.zip", ["layer0"]),
+    ],
+)
+def test_plain_java_loads_a_transferred_model(jvm, tmp_path, relative, freeze):
+    # Frozen layers and a new head, as TransferLearning built them, after training.
+    from py_dl4j_ft import transfer
+
+    x = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = transfer.transfer(
+        PreTrainedModel.load(checkpoint(relative)), freeze=freeze, n_classes=2
+    )
+    model.fine_tune(x, y, 0.05, epochs=3, batch_size=10)
+    saved = model.save(tmp_path / "transferred.zip")
+    assert model.frozen_layers
+    _assert_plain_java_agrees(model, saved, x, tmp_path)
+
+
+def _assert_plain_java_agrees(model, saved, x, tmp_path):
     np.save(tmp_path / "x.npy", x)
 
     # Only DL4J's jars: the project's own helper jar stays off this classpath.
