@@ -11,6 +11,12 @@ Two measurements, side by side in one run:
 2. Transfer. ``_arrays.to_java`` and ``_arrays.from_java`` on a float32 C-ordered array,
    against numpy copying the same array (``np.copyto`` into a ready array, and
    ``.copy()``, which like the bridge writes into fresh memory).
+3. Inspect. ``inspect_checkpoint`` (what ``dl4j-ft info`` runs, no JVM) on a checkpoint
+   made here and, where ``../shared/checkpoints`` exists, on every model zip there,
+   against the least any reader does: ``zipfile`` opening the zip and ``json.loads`` of
+   its ``configuration.json``; and against DL4J restoring the same file. The whole
+   ``dl4j-ft info`` command in a fresh process is timed against a bare
+   ``python -c pass``.
 
 Usage: ``python bench/run.py [--out bench/results.json] [--quick] [--threads N]``. The
 results file holds every timing, the medians, the ratios and the machine they came from;
@@ -80,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         results["training"] = bench_training(config, Path(tmp))
     log("measuring transfers")
     results["transfer"] = bench_transfer(config)
+    log("measuring inspect")
+    with tempfile.TemporaryDirectory(prefix="py_dl4j_ft_bench_") as tmp:
+        results["inspect"] = bench_inspect(config, Path(tmp))
     results["load_average_after"] = list(os.getloadavg())
     results["machine"] = machine_facts(results["training"].pop("java_child"))
     results["seconds_total"] = round(time.perf_counter() - started, 1)
@@ -335,6 +344,82 @@ def transfer_one(mib: int, repeats: int) -> dict:
 
 # Facts and output.
 
+# Inspect.
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "checkpoints"
+
+
+def bench_inspect(config: dict, tmp: Path) -> dict:
+    import zipfile
+
+    made = new_model(config).save(tmp / "made_here.zip")
+    files = [made]
+    manifest = SHARED / "MANIFEST.tsv"
+    if manifest.exists():
+        for row in manifest.read_text().splitlines()[1:]:
+            cells = row.split("\t")
+            if cells[7] in ("MultiLayerNetwork", "ComputationGraph"):
+                files.append(SHARED / cells[0])
+    repeats = config["transfer_repeats"]
+
+    def floor(path):
+        with zipfile.ZipFile(path) as z:
+            json.loads(z.read("configuration.json"))
+
+    def median_s(action, path):
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            action(path)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    per_file, inspect_total, floor_total, load_total, loaded = {}, 0.0, 0.0, 0.0, 0
+    for path in files:
+        try:
+            py_dl4j_ft.inspect_checkpoint(path)
+        except py_dl4j_ft.Dl4jFtError:
+            continue  # refused files (custom layers) are not what this measures
+        row = {"bytes": path.stat().st_size,
+               "inspect_s": median_s(py_dl4j_ft.inspect_checkpoint, path),
+               "zip_and_json_s": median_s(floor, path)}
+        try:
+            started = time.perf_counter()
+            PreTrainedModel.load(path)
+            row["dl4j_load_s"] = time.perf_counter() - started  # once: JVM is warm
+            load_total += row["dl4j_load_s"]
+            loaded += 1
+        except py_dl4j_ft.Dl4jFtError as e:
+            row["dl4j_load_refused"] = type(e).__name__
+        inspect_total += row["inspect_s"]
+        floor_total += row["zip_and_json_s"]
+        per_file[str(path.relative_to(SHARED) if path != made else path.name)] = row
+
+    def wall(command):
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    cli = [sys.executable, "-m", "py_dl4j_ft", "info", str(made)]
+    bare = [sys.executable, "-c", "pass"]
+    cli_s, bare_s = wall(cli), wall(bare)
+    inspected = [r for r in per_file.values() if "dl4j_load_s" in r]
+    return {
+        "files": len(per_file),
+        "per_file": per_file,
+        "max_inspect_s": max(r["inspect_s"] for r in per_file.values()),
+        "ratio_inspect_to_zip_and_json": inspect_total / floor_total,
+        "ratio_dl4j_load_to_inspect": (
+            load_total / sum(r["inspect_s"] for r in inspected) if loaded else None),
+        "info_command_s": cli_s,
+        "python_pass_s": bare_s,
+        "ratio_info_command_to_python_pass": cli_s / bare_s,
+    }
+
+
 def machine_facts(java_child: dict) -> dict:
     system = _jvm.jclass("java.lang.System")
     settings = _jvm.settings()
@@ -410,6 +495,15 @@ def print_table(results: dict) -> None:
     print(f"  aim >= {TRANSFER_AIM} for to_java and from_java: " + ", ".join(
         f"{s} {'met' if results['transfer'][s]['meets_aim'] else 'NOT met'}"
         for s in sizes))
+
+    n = results["inspect"]
+    print(f"inspect, {n['files']} checkpoints: all together x"
+          f"{n['ratio_inspect_to_zip_and_json']:.1f} the time of zipfile + json.loads "
+          f"alone; slowest file {n['max_inspect_s'] * 1e3:.1f} ms; DL4J's own load x"
+          f"{n['ratio_dl4j_load_to_inspect']:.0f} slower (JVM already running)")
+    print(f"  dl4j-ft info in a fresh process {n['info_command_s']:.2f} s, "
+          f"x{n['ratio_info_command_to_python_pass']:.1f} a bare python -c pass "
+          f"({n['python_pass_s']:.2f} s)")
 
     m = results["machine"]
     print(f"{m['cpus_usable']} CPUs ({m['cpu_model']}), {m['nd4j_threads']} ND4J "
