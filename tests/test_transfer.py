@@ -618,3 +618,21 @@ def test_ctrl_c_in_stage_two_hands_over_the_new_model(jvm, iris_data):
     assert kept.n_outputs == 2
     assert np.all(np.isfinite(kept.predict(x)))
     assert info.value.exit_code == 130
+
+
+@pytest.mark.parametrize("seed", [7, 0])  # ND4J takes seed 0 as "random"; not here
+def test_a_seeded_new_head_starts_the_same_whatever_ran_before(jvm, seed):
+    from py_dl4j_ft import _jvm
+
+    base = load(jvm, IRIS)
+    nd4j = _jvm.jclass("org.nd4j.linalg.factory.Nd4j")
+    heads = []
+    for noise in (1, 2):
+        # Other work moved the global generator.
+        nd4j.getRandom().setSeed(_jvm.jclass("java.lang.Long")(noise))
+        nd4j.getRandom().nextDouble()
+        new = T.transfer(base, freeze=2, n_classes=2, fine_tune=T.FineTune(seed=seed))
+        heads.append(T.parameters(new)["new_output/W"])
+    assert np.array_equal(heads[0], heads[1])
+    other = T.transfer(base, freeze=2, n_classes=2, fine_tune=T.FineTune(seed=8))
+    assert not np.array_equal(heads[0], T.parameters(other)["new_output/W"])

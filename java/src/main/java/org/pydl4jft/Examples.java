@@ -14,11 +14,22 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 public final class Examples {
     private Examples() {}
 
+    /** Stands in for seed 0, which ND4J's generator takes as "pick a random seed". */
+    static final long SEED_ZERO = 0x5EED0000L;
+
+    /**
+     * The seed to give ND4J or DL4J for a user's seed: the same, except 0, which would
+     * make the run unrepeatable, becomes {@link #SEED_ZERO}.
+     */
+    public static long nd4jSeed(long seed) {
+        return seed == 0 ? SEED_ZERO : seed;
+    }
+
     /** A freshly initialised classifier: nIn -> hidden (ReLU) -> nOut (softmax), Adam. */
     public static MultiLayerNetwork mlp(int nIn, int hidden, int nOut, double learningRate,
             long seed) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-                .seed(seed)
+                .seed(nd4jSeed(seed))
                 .updater(new Adam(learningRate))
                 .weightInit(WeightInit.XAVIER)
                 .list()

@@ -46,6 +46,7 @@ import org.nd4j.linalg.learning.config.NoOp;
 import org.nd4j.linalg.learning.config.RmsProp;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.learning.regularization.Regularization;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.nd4j.linalg.schedule.ExponentialSchedule;
 import org.nd4j.linalg.schedule.ISchedule;
@@ -84,6 +85,12 @@ public final class Transfer {
                 : spec.path("removeTop").asInt(0) > 0
                         ? new FineTuneConfiguration.Builder().build() : null;
         Set<String> replaced = new HashSet<>();
+        JsonNode seed = spec.path("fineTune").path("seed");
+        if (seed.isNumber()) {
+            // New layers draw their initial weights from ND4J's global generator: seed
+            // it, or they depend on whatever ran before in this JVM.
+            Nd4j.getRandom().setSeed(Examples.nd4jSeed(seed.asLong()));
+        }
         Model built = model instanceof MultiLayerNetwork
                 ? rebuild((MultiLayerNetwork) model, spec, fineTune, replaced)
                 : rebuild((ComputationGraph) model, spec, fineTune, replaced);
@@ -270,7 +277,7 @@ public final class Transfer {
             b.dropout(drop == 0 ? null : new Dropout(1 - drop));
         }
         if (f.hasNonNull("seed")) {
-            b.seed(f.get("seed").asLong());
+            b.seed(Examples.nd4jSeed(f.get("seed").asLong()));
         }
         if (f.hasNonNull("activation")) {
             b.activation(Activation.valueOf(f.get("activation").asText()));
