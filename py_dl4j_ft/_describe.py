@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from . import _checkpoint, _safety
-from .errors import NotACheckpointError
+from .errors import Dl4jFtError, NotACheckpointError
 
 # How each era of DL4J wrote its files, newest first in the checks below. The JSON
 # differs in how layers name their type (a wrapper object {"dense": {...}} until
@@ -104,6 +104,8 @@ class CheckpointSummary:
     serialized_entries: list[str]
     foreign_classes: list[str]
     legacy_custom_layers: list[str]
+    # Classes no jar of the current settings holds; None when the jars are not set up.
+    missing_classes: list[str] | None = None
 
     @property
     def params_match(self) -> bool | None:
@@ -171,6 +173,7 @@ class CheckpointSummary:
             "serialized_entries": self.serialized_entries,
             "foreign_classes": self.foreign_classes,
             "legacy_custom_layers": self.legacy_custom_layers,
+            "missing_classes": self.missing_classes,
         }
 
     def table(self) -> str:
@@ -206,11 +209,24 @@ class CheckpointSummary:
                 f"  WARNING       Java-serialized entries: "
                 f"{', '.join(self.serialized_entries)} (refused unless trusted)"
             )
-        if self.foreign_classes or self.legacy_custom_layers:
+        if self.legacy_custom_layers:
             lines.append(
                 "  custom code   "
-                + ", ".join(self.foreign_classes + self.legacy_custom_layers)
-                + " (needs --extra-jar)"
+                + ", ".join(self.legacy_custom_layers)
+                + " (short names from DL4J 1.0.0-alpha or older: DL4J 1.0.0-M2.1 "
+                "cannot load them, even with a jar)"
+            )
+        if self.missing_classes:
+            lines.append(
+                "  custom code   "
+                + ", ".join(self.missing_classes)
+                + " (in no jar on the classpath: add it with --extra-jar)"
+            )
+        elif self.foreign_classes and self.missing_classes is None:
+            lines.append(
+                "  custom code   "
+                + ", ".join(self.foreign_classes)
+                + " (not DL4J's; needs the user's jar, --extra-jar)"
             )
         header = ("layer", "type", "n_in", "n_out", "activation", "loss", "params")
         rows = [header] + [
@@ -331,7 +347,22 @@ def _summary(found, config, infos, coefficients, state, normalizer):
         serialized_entries=_safety.serialized_entries(infos),
         foreign_classes=_safety.foreign_classes(config),
         legacy_custom_layers=_safety.legacy_custom_layers(config),
+        missing_classes=_missing_classes(config),
     )
+
+
+def _missing_classes(config) -> list[str] | None:
+    """Classes not on the classpath of the current settings, if its jars are set up.
+
+    Reads the jar lists only (cached beside the jars after the first time); no JVM.
+    """
+    from . import _jars, _jvm
+
+    try:
+        classpath = _jars.classpath(_jvm.settings())
+    except Dl4jFtError:
+        return None  # not set up (or bad settings): nothing to check against
+    return _safety.missing_classes(config, classpath)
 
 
 # Array headers.

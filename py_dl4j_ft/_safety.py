@@ -21,6 +21,7 @@ import contextlib
 import contextvars
 import dataclasses
 import json
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -301,6 +302,12 @@ def legacy_custom_layers(config) -> list[str]:
     return sorted(set(found))
 
 
+def missing_classes(config, classpath: Iterable[Path | str]) -> list[str]:
+    """Classes the configuration names that no jar on ``classpath`` holds."""
+    known = jar_classes(classpath)
+    return sorted({c for c, _ in class_names(config) if c not in known})
+
+
 def foreign_classes(config) -> list[str]:
     """Classes the configuration names outside DL4J's and ND4J's packages."""
     return sorted({c for c, _ in class_names(config) if not c.startswith(OWN_PREFIXES)})
@@ -345,7 +352,8 @@ def check_classes(path: Path, config, classpath: Iterable[Path | str]) -> None:
             f"{path} names {'; and '.join(what)} (first at "
             f"{named[missing[0]]} in configuration.json). These are custom layers or "
             "other user code: add the jar that holds them with --extra-jar JAR "
-            "(Python: extra_jars=[...]) and load again",
+            "(Python: py_dl4j_ft.configure(extra_jars=[...]) before the first load) "
+            "and load again",
             classes=missing,
         )
 
@@ -386,6 +394,28 @@ def jar_classes(classpath: Iterable[Path | str]) -> frozenset[str]:
 
 
 def _read_jar(jar: Path) -> frozenset[str]:
+    """Class names of one jar; for the cached jars, from a list kept beside them."""
+    index = jar.with_name(jar.name + ".classes")
+    stat = jar.stat() if jar.is_file() else None
+    if stat is not None and jar.parent.name == "lib":
+        try:
+            head, _, body = index.read_text().partition("\n")
+            if head == f"{stat.st_size} {stat.st_mtime_ns}":
+                return frozenset(body.split())
+        except OSError:
+            pass
+    names = _scan_jar(jar)
+    if stat is not None and jar.parent.name == "lib":
+        try:  # the cache may be read-only; then the jar is scanned each time
+            tmp = index.with_name(f".{index.name}.{os.getpid()}")
+            tmp.write_text(f"{stat.st_size} {stat.st_mtime_ns}\n" + "\n".join(names))
+            os.replace(tmp, index)
+        except OSError:
+            pass
+    return names
+
+
+def _scan_jar(jar: Path) -> frozenset[str]:
     if jar.is_dir():
         names = (str(p.relative_to(jar)) for p in jar.rglob("*.class"))
     else:

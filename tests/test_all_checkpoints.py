@@ -302,6 +302,21 @@ def test_info_names_custom_classes_without_java():
     )
     assert legacy.legacy_custom_layers == ["CustomLayer"]
     assert legacy.era == "1.0.0-alpha"
+    assert "cannot load them, even with a jar" in legacy.table()
+    assert "--extra-jar" not in legacy.table()
+
+    # A class in DL4J's own package that no DL4J jar holds: found from the jars' lists.
+    inside = inspect_checkpoint(
+        checkpoint(TEST_RESOURCES + "CustomLayerExample_100b3_float.bin")
+    )
+    assert inside.foreign_classes == []
+    assert inside.missing_classes == [
+        "org.deeplearning4j.regressiontest.customlayer100a.CustomLayer"
+    ]
+    assert "add it with --extra-jar" in inside.table()
+    plain = inspect_checkpoint(checkpoint(TEST_RESOURCES + "SyntheticCNN_100b4.bin"))
+    assert plain.missing_classes == []
+    assert "custom code" not in plain.table()
 
 
 def test_info_command_starts_no_jvm():
