@@ -34,7 +34,8 @@ class Settings:
     ``extra_jars`` are added to the classpath (e.g. custom layers); ``threads`` is the
     number of threads ND4J's native code uses (``None``: one per core, ND4J's default,
     which is slow on a machine shared with other work); ``java_log_level`` is the level
-    of DL4J's own logging.
+    of DL4J's own logging (``error`` by default: DL4J warns about things its users
+    cannot change, such as sizes Keras import fills in later).
     """
 
     backend: str = "cpu"
@@ -43,7 +44,7 @@ class Settings:
     jar_cache: Path = Path.home() / ".cache" / "py_dl4j_ft"
     extra_jars: tuple[Path, ...] = ()
     threads: int | None = None
-    java_log_level: str = "warn"
+    java_log_level: str = "error"
 
     def startup_key(self) -> tuple:
         """The settings that cannot change once the JVM runs (all but the log level)."""

@@ -144,7 +144,7 @@ def _guarded(command):
                 java_log_level="info"
                 if level >= 2
                 else "warn"
-                if level >= 0
+                if level == 1
                 else "error",
             )
             with _safety.trusting(bool(state.get("trust_serialized"))):
