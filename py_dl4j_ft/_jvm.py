@@ -168,6 +168,9 @@ def jvm_options(s: _settings.Settings) -> list[str]:
     """The JVM options for ``s``: heap, ND4J off-heap cap, DL4J's log level."""
     options = [
         f"-Xmx{s.heap}",
+        # Signals stay Python's: without this the JVM takes SIGTERM, and JPype's Java
+        # thread that forwards it crashed the process (docker stop, systemd, timeout).
+        "-Xrs",
         "-Djava.awt.headless=true",
         f"-Dorg.slf4j.simpleLogger.defaultLogLevel={s.java_log_level}",
         "-Dorg.slf4j.simpleLogger.logFile=System.err",
