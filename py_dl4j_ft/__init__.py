@@ -8,7 +8,7 @@ machine to resolve the DL4J jars.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as _Path
 
 from . import _jars, _jvm, _settings
 from ._describe import CheckpointSummary, LayerSummary, inspect_checkpoint
@@ -26,9 +26,9 @@ configure = _jvm.configure
 def setup(
     backend: str | None = None,
     *,
-    jar_cache: str | Path | None = None,
+    jar_cache: str | _Path | None = None,
     force: bool = False,
-) -> Path:
+) -> _Path:
     """Resolves the DL4J/ND4J jars for ``backend`` and builds the Java helper.
 
     Runs Maven once; later calls with unchanged sources return at once. Returns the
