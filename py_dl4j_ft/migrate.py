@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
-from . import _checkpoint, _jvm
+from . import _checkpoint, _files, _jvm
 from .errors import (
     CheckpointNotFoundError,
     NotAKerasModelError,
-    OutputExistsError,
     UnsupportedLayerError,
 )
 from .model import PreTrainedModel
@@ -47,23 +45,12 @@ def upgrade(old: str | Path, new: str | Path, *, overwrite: bool = False) -> Pat
         time (legacy dropout, RNN data formats) now stored in it.
     """
     old, new = Path(old), Path(new)
-    if _same_file(old, new):
-        raise OutputExistsError(
-            f"the upgraded model would overwrite its source {old}; write it to a new "
-            "file and replace the old one yourself once it is checked"
-        )
+    _files.check_not_input(new, [("the checkpoint to upgrade", old)])
     found = _checkpoint.inspect(old)
     model = PreTrainedModel.load(old)
     saved = model.save(new, overwrite=overwrite, save_updater=found.has_updater_state)
     log.info("upgraded %s (%s) to %s", old, found.kind, saved)
     return saved
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
 
 
 # Keras import.
