@@ -29,6 +29,7 @@ from .errors import (
     DataError,
     Dl4jFtError,
     OutputExistsError,
+    OutputPathError,
     TrainingInterruptedError,
 )
 from .model import PreTrainedModel
@@ -318,6 +319,15 @@ def _positive_rate(ctx, param, value):
     if value is not None and not (math.isfinite(value) and value > 0):
         raise click.BadParameter(f"must be a positive finite number, got {value}")
     return value
+
+
+def _check_workdir(workdir: Path) -> None:
+    """A demo's --workdir must be a folder or not exist yet (it is created)."""
+    if workdir.exists() and not workdir.is_dir():
+        raise OutputPathError(
+            f"--workdir {workdir} is a file, not a folder; give a folder (created "
+            "if missing)"
+        )
 
 
 def _training_inputs(model, normalizer, data, labels, validation_file, eval_data):
@@ -789,6 +799,7 @@ def demo(workdir, epochs, as_json):
     """Fine-tune a DL4J checkpoint on scikit-learn's digits, end to end."""
     from . import demo as demo_module
 
+    _check_workdir(workdir)
     bar, update = _progress_bar(epochs)
     quiet = _state()["quiet"]
     if as_json or quiet:
@@ -1123,6 +1134,7 @@ def transfer_demo(workdir, task, per_class, draws, as_json):
     the same network trained from scratch."""
     from . import transfer_demo as demo_module
 
+    _check_workdir(workdir)
     quiet = _state()["quiet"]
     if as_json or quiet:
 
