@@ -443,7 +443,8 @@ def _check_validation(
         ]
         if given:
             _say(
-                f"warning: {' and '.join(given)} have no effect without "
+                f"warning: {' and '.join(given)} "
+                f"{'has' if len(given) == 1 else 'have'} no effect without "
                 "--early-stopping"
             )
 
@@ -497,6 +498,17 @@ def _epoch_printer(m, epochs: int, rows: int, batch_size: int, bar):
     return update
 
 
+class _OldLrSpelling(click.Command):
+    """Takes ``-lr`` (the first spelling of ``--lr``) without listing it in --help."""
+
+    def parse_args(self, ctx, args):
+        args = [
+            "--lr" if a == "-lr" else "--lr=" + a[4:] if a.startswith("-lr=") else a
+            for a in args
+        ]
+        return super().parse_args(ctx, args)
+
+
 # Commands.
 
 
@@ -547,13 +559,12 @@ def info(model, normalizer, as_json):
         click.echo(described.table())
 
 
-@cli.command("fine-tune")
+@cli.command("fine-tune", cls=_OldLrSpelling)
 @_model_argument
 @_data_options(labels_required=True)
 @click.option(
     "--lr",
     "--learning-rate",
-    "-lr",
     "learning_rate",
     type=float,
     required=True,
@@ -830,7 +841,7 @@ def _freeze_option(ctx, param, value):
     return names
 
 
-@cli.command("transfer")
+@cli.command("transfer", cls=_OldLrSpelling)
 @_model_argument
 @_data_options(labels_required=True)
 @click.option(
@@ -894,7 +905,6 @@ def _freeze_option(ctx, param, value):
 @click.option(
     "--lr",
     "--learning-rate",
-    "-lr",
     "learning_rate",
     type=float,
     default=1e-3,
