@@ -206,7 +206,7 @@ def _guarded(command):
         except KeyboardInterrupt:
             # Before or after training (JVM start, loading, saving): nothing was kept.
             click.echo(
-                "error: interrupted (Ctrl-C) before training; nothing was written",
+                "error: interrupted (Ctrl-C) outside training; nothing was written",
                 err=True,
             )
             sys.exit(130)
@@ -268,14 +268,16 @@ def _validation_options(command):
                 type=int,
                 default=3,
                 show_default=True,
-                help="Epochs to wait.",
+                help="Epochs to wait (with --early-stopping; given without it, a "
+                "warning on stderr).",
             ),
             click.option(
                 "--min-delta",
                 type=float,
                 default=0.0,
                 show_default=True,
-                help="Smallest change that counts as an improvement.",
+                help="Smallest change that counts as an improvement (with "
+                "--early-stopping; given without it, a warning on stderr).",
             ),
             click.option(
                 "--plot",

@@ -395,7 +395,7 @@ def test_ctrl_c_before_training_is_one_line_exit_130(workdir, monkeypatch, capsy
         cli.main()
     assert exit_info.value.code == 130
     err = capsys.readouterr().err.splitlines()
-    assert err == ["error: interrupted (Ctrl-C) before training; nothing was written"]
+    assert err == ["error: interrupted (Ctrl-C) outside training; nothing was written"]
     assert not (workdir / "o.zip").exists()
 
 
