@@ -34,7 +34,8 @@ _SIGNATURES = (
     ),
     (
         b"\x89HDF\r\n\x1a\n",
-        "a Keras/HDF5 file, not a DL4J zip; convert it with DL4J's Keras import first",
+        "a Keras/HDF5 file, not a DL4J zip; convert it first with "
+        "`dl4j-ft import-keras MODEL.h5 MODEL.zip` (py_dl4j_ft.import_keras in Python)",
     ),
     (
         b"\xac\xed\x00\x05",

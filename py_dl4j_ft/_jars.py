@@ -139,10 +139,13 @@ def find_java() -> str:
     return java
 
 
-def setup(settings: Settings, force: bool = False) -> Path:
+def setup(settings: Settings, force: bool = False, announce=None) -> Path:
     """Resolves the jars for ``settings.backend``, builds the helper; returns the dir.
 
     A second call with the same sources finds everything in place and returns at once.
+    ``announce(resolve_jars)`` is called just before Maven runs (``resolve_jars``:
+    the jars are downloaded too, not only the helper built); not at all when nothing
+    is to do.
     """
     target, helper = backend_dir(settings), helper_jar(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +157,8 @@ def setup(settings: Settings, force: bool = False) -> Path:
         if jars_ok and helper.is_file():
             log.debug("jars for %s already resolved in %s", settings.backend, target)
             return target
+        if announce is not None:
+            announce(not jars_ok)
         _run_maven(settings, target, helper, resolve_jars=not jars_ok)
     return target
 

@@ -58,11 +58,15 @@ class Settings:
         )
 
 
-def _config_file() -> dict:
-    path = Path(
+def _config_path() -> Path:
+    return Path(
         os.environ.get("PY_DL4J_FT_CONFIG")
         or Path.home() / ".config" / "py_dl4j_ft" / "config.toml"
     )
+
+
+def _config_file() -> dict:
+    path = _config_path()
     if not path.is_file():
         return {}
     try:
@@ -81,8 +85,9 @@ def resolve(**given) -> Settings:
     unknown = set(config) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
         raise SetupError(
-            f"config file has unknown keys {sorted(unknown)}; "
-            f"known: {[f.name for f in dataclasses.fields(Settings)]}"
+            f"config file {_config_path()} has unknown keys {sorted(unknown)}; "
+            f"known: {[f.name for f in dataclasses.fields(Settings)]}. Fix or remove "
+            "them"
         )
     values = {}
     for field in dataclasses.fields(Settings):
@@ -150,12 +155,41 @@ def _validate(s: Settings) -> None:
             f"got {s.java_log_level!r}"
         )
     for jar in s.extra_jars:
+        if jar.is_dir():
+            raise SetupError(
+                f"extra jar {jar} is a directory, not a jar; pass the path of each "
+                ".jar file (repeat --extra-jar for several)"
+            )
         if not jar.is_file():
             raise SetupError(
                 f"extra jar {jar} does not exist; pass the path of a .jar file"
             )
         if not zipfile.is_zipfile(jar):
             raise SetupError(f"extra jar {jar} is not a jar (zip) file")
+
+
+def differences(given: dict, running: Settings) -> list[str]:
+    """The asked-for start-up settings that differ from those the JVM runs with.
+
+    ``given`` holds the arguments of a ``configure`` call; only those passed (not
+    None) are compared, so a setting left out is never reported as changed. Each
+    difference reads ``heap=3g (the JVM runs with 2g)``.
+    """
+    wanted = resolve(**given)
+    startup = ("backend", "heap", "offheap", "jar_cache", "extra_jars", "threads")
+    keys = dict(zip(startup, wanted.startup_key(), strict=True))
+    now = dict(zip(startup, running.startup_key(), strict=True))
+    return [
+        f"{name}={_shown(keys[name])} (the JVM runs with {_shown(now[name])})"
+        for name in startup
+        if given.get(name) is not None and keys[name] != now[name]
+    ]
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return "default" if value is None else str(value)
 
 
 def _physical_memory() -> int:

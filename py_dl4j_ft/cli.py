@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import math
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -23,7 +24,14 @@ import numpy as np
 from . import _files, _jars, _jvm, _safety, _settings, training
 from ._describe import describe_normalizer, inspect_checkpoint
 from .data import load_dataset
-from .errors import DataError, Dl4jFtError, TrainingInterruptedError
+from .errors import (
+    ArgumentError,
+    DataError,
+    Dl4jFtError,
+    OutputExistsError,
+    OutputPathError,
+    TrainingInterruptedError,
+)
 from .model import PreTrainedModel
 
 log = logging.getLogger("py_dl4j_ft")
@@ -117,8 +125,50 @@ def _fail(error: BaseException) -> None:
     if _state()["verbose"]:
         trace = getattr(error, "java_trace", "")
         click.echo("".join(traceback.format_exception(error)) + (trace or ""), err=True)
-    click.echo(f"error: {' '.join(str(error).split())}", err=True)
+    message = " ".join(str(error).split())
+    if isinstance(error, ArgumentError):
+        message = _option_names(message)
+    click.echo(f"error: {message}", err=True)
     sys.exit(getattr(error, "exit_code", 1))
+
+
+# The API's keyword arguments and the options that set them, for error messages.
+_OPTION_OF = {
+    "validation_data=(features, labels)": "--validation-file FILE",
+    "validation_split": "--validation-split",
+    "validation_data": "--validation-file",
+    "early_stopping": "--early-stopping",
+    "min_delta": "--min-delta",
+    "remove_top": "--remove-top",
+    "n_classes": "--n-classes",
+    "head_learning_rate": "--head-lr",
+    "learning_rate": "--lr",
+    "batch_size": "--batch-size",
+    "head_epochs": "--head-epochs",
+    "patience": "--patience",
+    "freeze": "--freeze",
+    "hidden": "--hidden",
+    "epochs": "--epochs",
+    "seed": "--seed",
+}
+
+
+def _option_names(message: str) -> str:
+    """Rewrites the API's argument names in ``message`` as the CLI's options.
+
+    Names with an underscore are rewritten wherever they stand; plain words (freeze,
+    epochs, ...) only as ``name=`` or at the start, where they cannot be prose.
+    """
+    for name, option in _OPTION_OF.items():
+        if not name.isidentifier():
+            message = message.replace(name, option)
+            continue
+        message = re.sub(rf"\b{name}=", f"{option} ", message)
+        if "_" in name:
+            message = re.sub(rf"(?<![-\w]){name}\b", option, message)
+        else:
+            message = re.sub(rf"^{name}\b", option, message)
+    return message
 
 
 def _guarded(command):
@@ -153,6 +203,13 @@ def _guarded(command):
             _fail(e)
         except BrokenPipeError:
             raise  # the reader has gone; click ends quietly (exit 1)
+        except KeyboardInterrupt:
+            # Before or after training (JVM start, loading, saving): nothing was kept.
+            click.echo(
+                "error: interrupted (Ctrl-C) outside training; nothing was written",
+                err=True,
+            )
+            sys.exit(130)
         except (ValueError, OSError) as e:
             # Argument and file-system errors that the API passes on as they are.
             e.exit_code = 5 if isinstance(e, ValueError) else 1
@@ -211,14 +268,16 @@ def _validation_options(command):
                 type=int,
                 default=3,
                 show_default=True,
-                help="Epochs to wait.",
+                help="Epochs to wait (with --early-stopping; given without it, a "
+                "warning on stderr).",
             ),
             click.option(
                 "--min-delta",
                 type=float,
                 default=0.0,
                 show_default=True,
-                help="Smallest change that counts as an improvement.",
+                help="Smallest change that counts as an improvement (with "
+                "--early-stopping; given without it, a warning on stderr).",
             ),
             click.option(
                 "--plot",
@@ -264,6 +323,26 @@ def _positive_rate(ctx, param, value):
     return value
 
 
+def _check_workdir(workdir: Path) -> None:
+    """A demo's --workdir must be a folder or not exist yet (it is created)."""
+    if workdir.exists() and not workdir.is_dir():
+        raise OutputPathError(
+            f"--workdir {workdir} is a file, not a folder; give a folder (created "
+            "if missing)"
+        )
+
+
+def _training_inputs(model, normalizer, data, labels, validation_file, eval_data):
+    return [
+        ("the input model", model),
+        ("--normalizer", normalizer),
+        ("--data", data),
+        ("--labels", labels),
+        ("--validation-file", validation_file),
+        ("--eval-data", eval_data),
+    ]
+
+
 def _load_labelled(path, label_column, labels_path):
     data = load_dataset(path, label_column=label_column, labels_path=labels_path)
     if data.labels is None:
@@ -300,9 +379,136 @@ def _progress_bar(epochs: int):
 
 
 def _say(line: str) -> None:
-    """Progress for people: stdout, unless -q."""
+    """Progress and confirmations for people: stderr, unless -q."""
     if not _state()["quiet"]:
-        click.echo(line)
+        click.echo(line, err=True)
+
+
+def _check_outputs(overwrite: bool, inputs, *outputs) -> None:
+    """Refuses, before any work, outputs that exist, clash, or are one of the inputs.
+
+    ``inputs`` and ``outputs`` are (option, path) pairs; a None path was not given.
+    """
+    given = [(option, path) for option, path in outputs if path is not None]
+    for i, (option, path) in enumerate(given):
+        for other_option, other in given[:i]:
+            if _files.same_file(path, other):
+                raise OutputExistsError(
+                    f"{option} {path} and {other_option} {other} are the same file; "
+                    "give each output its own path"
+                )
+        _files.check_output(path, overwrite, inputs)
+
+
+def _check_plot(plot: Path | None) -> None:
+    """A --plot path is checked, with matplotlib, before any training."""
+    if plot is None:
+        return
+    if plot.suffix.lower() != ".png":
+        raise ArgumentError(
+            f"--plot writes a PNG image; give a path ending in .png, got {plot.name}"
+        )
+    training.require_matplotlib()
+
+
+def _check_validation(
+    validation_split, validation_file, early_stopping, patience, min_delta
+) -> None:
+    """The validation and early-stopping options, checked before Java starts.
+
+    Whether the metric suits the model (classifier or regression) is checked again
+    once the model is loaded, before anything is evaluated.
+    """
+    known = {**training.CLASSIFIER_METRICS, **training.REGRESSOR_METRICS}
+    if early_stopping is not None and early_stopping not in known:
+        raise ArgumentError(
+            f"--early-stopping must name a validation metric, one of "
+            f"{', '.join(training.CLASSIFIER_METRICS)} (classifiers) or "
+            f"{', '.join(training.REGRESSOR_METRICS)} (regression); got "
+            f"{early_stopping!r}"
+        )
+    training.check_options(
+        early_stopping is None or early_stopping in training.CLASSIFIER_METRICS,
+        validation_split,
+        None if validation_file is None else (None, None),
+        early_stopping,
+        patience,
+        min_delta,
+    )
+    ctx = click.get_current_context()
+    if early_stopping is None:
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("patience", "min_delta")
+            if ctx.get_parameter_source(name)
+            not in (None, click.core.ParameterSource.DEFAULT)
+        ]
+        if given:
+            _say(
+                f"warning: {' and '.join(given)} "
+                f"{'has' if len(given) == 1 else 'have'} no effect without "
+                "--early-stopping"
+            )
+
+
+def _check_metric_fits(m, validation_split, validation_file, early_stopping):
+    """The early-stopping metric against the loaded model (classifier or not)."""
+    training.check_options(
+        m.is_classifier,
+        validation_split,
+        None if validation_file is None else (None, None),
+        early_stopping,
+        1,
+        0.0,
+    )
+
+
+def _epoch_printer(m, epochs: int, rows: int, batch_size: int, bar):
+    """A progress callback that prints each epoch's line as the epoch ends.
+
+    The loss is the epoch's mean minibatch loss weighted by minibatch size, as DL4J's
+    loop computes it; validation metrics come after training, with the history.
+    """
+    import time
+
+    first = m.info["epoch_count"]
+    batches = -(-rows // batch_size)
+    state = {"sum": 0.0, "weight": 0, "started": time.perf_counter()}
+
+    def update(epoch, batch, n_batches, loss):
+        if bar is not None:
+            bar(epoch, batch, n_batches, loss)
+        size = batch_size if batch < batches else rows - (batches - 1) * batch_size
+        state["sum"] += loss * size
+        state["weight"] += size
+        if batch != n_batches:
+            return
+        now = time.perf_counter()
+        line = (
+            f"epoch {epoch + 1}/{epochs}: loss {state['sum'] / state['weight']:.4f} "
+            f"({now - state['started']:.2f} s; the model's epoch {first + epoch + 1})"
+        )
+        state.update(sum=0.0, weight=0, started=now)
+        if not _state()["quiet"]:
+            if bar is not None:
+                from tqdm import tqdm
+
+                tqdm.write(line, file=sys.stderr)
+            else:
+                click.echo(line, err=True)
+
+    return update
+
+
+class _OldLrSpelling(click.Command):
+    """Takes ``-lr`` (the first spelling of ``--lr``) without listing it in --help."""
+
+    def parse_args(self, ctx, args):
+        args = [
+            "--lr" if a == "-lr" else "--lr=" + a[4:] if a.startswith("-lr=") else a
+            for a in args
+        ]
+        return super().parse_args(ctx, args)
 
 
 # Commands.
@@ -316,13 +522,18 @@ def _say(line: str) -> None:
 def setup(force):
     """Resolve the DL4J/ND4J jars with Maven and build the Java helper (once)."""
     settings = _jvm.settings()
-    if not _state()["quiet"]:
-        click.echo(
-            f"resolving the DL4J {_jars.DL4J_VERSION} jars for the {settings.backend} "
-            "backend with Maven (the first run downloads about 180 MB)...",
-            err=True,
-        )
-    target = _jars.setup(settings, force=force)
+
+    def announce(resolve_jars: bool) -> None:
+        if resolve_jars:
+            _say(
+                f"resolving the DL4J {_jars.DL4J_VERSION} jars for the "
+                f"{settings.backend} backend with Maven (the first run downloads about "
+                "180 MB)..."
+            )
+        else:
+            _say("building the Java helper with Maven...")
+
+    target = _jars.setup(settings, force=force, announce=announce)
     jars = len(list((target / "lib").glob("*.jar")))
     click.echo(f"{settings.backend} backend ready: {jars} jars in {target}")
 
@@ -350,12 +561,13 @@ def info(model, normalizer, as_json):
         click.echo(described.table())
 
 
-@cli.command("fine-tune")
+@cli.command("fine-tune", cls=_OldLrSpelling)
 @_model_argument
 @_data_options(labels_required=True)
 @click.option(
+    "--lr",
     "--learning-rate",
-    "-lr",
+    "learning_rate",
     type=float,
     required=True,
     callback=_positive_rate,
@@ -417,14 +629,18 @@ def fine_tune(
     Ctrl-C stops at the next minibatch, saves the model kept so far (the best epoch with
     --early-stopping) to --out, and exits with code 130.
     """
-    if out.resolve() == model.resolve():
-        raise DataError(
-            f"--out {out} is the input model; write the result to a new file"
-        )
-    _files.check_output(out, overwrite)
-    if plot is not None:
-        _files.check_output(plot, overwrite)
-        training.require_matplotlib()
+    _check_validation(
+        validation_split, validation_file, early_stopping, patience, min_delta
+    )
+    _check_plot(plot)
+    _check_outputs(
+        overwrite,
+        _training_inputs(
+            model, normalizer, data_path, labels_path, validation_file, eval_data
+        ),
+        ("--out", out),
+        ("--plot", plot),
+    )
     train = _load_labelled(data_path, label_column, labels_path)
     validation = None
     if validation_file is not None:
@@ -432,11 +648,17 @@ def fine_tune(
         validation = (held.features, held.labels)
     check = _load_labelled(eval_data, label_column, None) if eval_data else train
     m = PreTrainedModel.load(model, normalizer=normalizer)
+    _check_metric_fits(m, validation_split, validation_file, early_stopping)
     before = m.evaluate(check.features, check.labels)
     if not as_json:
-        _say(f"before: {_metrics_line(before)}")
+        click.echo(f"before: {_metrics_line(before)}")
 
     bar, update = _progress_bar(epochs)
+    rows = len(train.features)
+    if validation_split is not None:
+        rows -= round(rows * validation_split)
+    if not as_json:
+        update = _epoch_printer(m, epochs, rows, batch_size, update)
     try:
         history = m.fine_tune(
             train.features,
@@ -480,11 +702,8 @@ def fine_tune(
         )
         return
     for i, e in enumerate(history.epochs, 1):
-        _say(
-            f"epoch {i}/{epochs}: loss {e.loss:.4f} ({e.seconds:.2f} s; "
-            f"the model's epoch {e.epoch})"
-            + (f"; validation {_metrics_line(e.validation)}" if e.validation else "")
-        )
+        if e.validation:
+            _say(f"epoch {i}/{epochs} validation: {_metrics_line(e.validation)}")
     if history.best_epoch is not None:
         _say(
             f"kept the model's epoch {history.best_epoch} (best validation "
@@ -530,7 +749,16 @@ def predict(
     if out is not None:
         if out.suffix.lower() not in (".npy", ".csv"):
             raise DataError(f"--out must end in .npy or .csv; got {out.name}")
-        _files.check_output(out, overwrite)
+        _check_outputs(
+            overwrite,
+            [
+                ("the input model", model),
+                ("--normalizer", normalizer),
+                ("--data", data_path),
+                ("--labels", labels_path),
+            ],
+            ("--out", out),
+        )
     data = load_dataset(data_path, label_column=label_column, labels_path=labels_path)
     m = PreTrainedModel.load(model, normalizer=normalizer)
     expected = m.info["inputs"][0]["size"] if len(m.info["inputs"]) == 1 else -1
@@ -552,13 +780,12 @@ def predict(
             delimiter=",",
         )
         return
-    _write_predictions(out, result, overwrite)
-    if not _state()["quiet"]:
-        click.echo(f"wrote {result.shape} predictions to {out}", err=True)
+    _write_predictions(out, result, overwrite, [data_path, labels_path, model])
+    _say(f"wrote {result.shape} predictions to {out}")
 
 
-def _write_predictions(out: Path, result: np.ndarray, overwrite: bool) -> None:
-    with _files.atomic_output(out, overwrite) as tmp, tmp.open("wb") as f:
+def _write_predictions(out: Path, result: np.ndarray, overwrite: bool, inputs) -> None:
+    with _files.atomic_output(out, overwrite, inputs) as tmp, tmp.open("wb") as f:
         if out.suffix.lower() == ".npy":
             np.save(f, result)
         else:
@@ -585,6 +812,7 @@ def demo(workdir, epochs, as_json):
     """Fine-tune a DL4J checkpoint on scikit-learn's digits, end to end."""
     from . import demo as demo_module
 
+    _check_workdir(workdir)
     bar, update = _progress_bar(epochs)
     quiet = _state()["quiet"]
     if as_json or quiet:
@@ -608,14 +836,14 @@ def _freeze_option(ctx, param, value):
     if value is None:
         return None
     if value.strip().isdigit():
-        return int(value)
+        return int(value)  # 0: freeze nothing
     names = [n.strip() for n in value.split(",") if n.strip()]
     if not names:
         raise click.BadParameter(f"expected a number or layer names, got {value!r}")
     return names
 
 
-@cli.command("transfer")
+@cli.command("transfer", cls=_OldLrSpelling)
 @_model_argument
 @_data_options(labels_required=True)
 @click.option(
@@ -627,8 +855,9 @@ def _freeze_option(ctx, param, value):
 @click.option(
     "--freeze",
     callback=_freeze_option,
-    help="First N layers, or comma-separated layer names (and all below them); "
-    "default: every layer kept from MODEL.",
+    help="Stage 1 freezes the first N layers, or comma-separated layer names (and "
+    "all below them); 0 freezes nothing. Default: every layer kept from MODEL (the "
+    "Python transfer() freezes nothing unless told; two_stage() freezes like this).",
 )
 @click.option(
     "--remove-top",
@@ -660,6 +889,8 @@ def _freeze_option(ctx, param, value):
 )
 @click.option(
     "--head-lr",
+    "--head-learning-rate",
+    "head_lr",
     type=float,
     default=1e-2,
     show_default=True,
@@ -675,6 +906,7 @@ def _freeze_option(ctx, param, value):
 )
 @click.option(
     "--lr",
+    "--learning-rate",
     "learning_rate",
     type=float,
     default=1e-3,
@@ -739,17 +971,25 @@ def transfer_command(
 
     Validation and early stopping apply to each stage. Ctrl-C stops at the next
     minibatch, saves the model kept so far to --out, and exits with code 130.
+
+    --json reports "before" (MODEL's metrics on the check data) only when MODEL is a
+    classifier with --n-classes outputs; otherwise its outputs do not fit the labels
+    and "before" is left out. "frozen_layers" lists the layers stage 1 froze.
     """
     from .transfer import Dense
 
-    if out.resolve() == model.resolve():
-        raise DataError(
-            f"--out {out} is the input model; write the result to a new file"
-        )
-    _files.check_output(out, overwrite)
-    if plot is not None:
-        _files.check_output(plot, overwrite)
-        training.require_matplotlib()
+    _check_validation(
+        validation_split, validation_file, early_stopping, patience, min_delta
+    )
+    _check_plot(plot)
+    _check_outputs(
+        overwrite,
+        _training_inputs(
+            model, normalizer, data_path, labels_path, validation_file, eval_data
+        ),
+        ("--out", out),
+        ("--plot", plot),
+    )
     train = _load_labelled(data_path, label_column, labels_path)
     validation = None
     if validation_file is not None:
@@ -757,27 +997,50 @@ def transfer_command(
         validation = (held.features, held.labels)
     check = _load_labelled(eval_data, label_column, None) if eval_data else train
     m = PreTrainedModel.load(model, normalizer=normalizer)
+    _check_metric_fits(m, validation_split, validation_file, early_stopping)
+    before = None
+    if as_json and m.is_classifier and m.n_outputs == n_classes:
+        before = m.evaluate(check.features, check.labels)
+    head = {
+        "n_classes": n_classes,
+        "remove_top": remove_top,
+        "hidden": [Dense(units) for units in hidden],
+    }
+    fit = {
+        "batch_size": batch_size,
+        "seed": seed,
+        "validation_split": validation_split,
+        "validation_data": validation,
+        "early_stopping": early_stopping,
+        "patience": patience,
+        "min_delta": min_delta,
+    }
     try:
-        result = m.two_stage(
-            train.features,
-            train.labels,
-            n_classes=n_classes,
-            freeze=freeze,
-            remove_top=remove_top,
-            hidden=[Dense(units) for units in hidden],
-            updater=updater,
-            head_epochs=head_epochs,
-            head_learning_rate=head_lr,
-            epochs=epochs,
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            seed=seed,
-            validation_split=validation_split,
-            validation_data=validation,
-            early_stopping=early_stopping,
-            patience=patience,
-            min_delta=min_delta,
-        )
+        if freeze == 0:
+            result = _two_stage_unfrozen(
+                m,
+                train,
+                head,
+                updater,
+                head_epochs,
+                head_lr,
+                epochs,
+                learning_rate,
+                fit,
+            )
+        else:
+            result = m.two_stage(
+                train.features,
+                train.labels,
+                freeze=freeze,
+                updater=updater,
+                head_epochs=head_epochs,
+                head_learning_rate=head_lr,
+                epochs=epochs,
+                learning_rate=learning_rate,
+                **head,
+                **fit,
+            )
     except TrainingInterruptedError as e:
         saved = e.model.save(out, overwrite=overwrite)
         raise TrainingInterruptedError(
@@ -788,9 +1051,12 @@ def transfer_command(
     after = result.model.evaluate(check.features, check.labels)
     saved = result.model.save(out, overwrite=overwrite)
     if as_json:
+        report = {} if before is None else {"before": before}
         click.echo(
             json.dumps(
                 {
+                    **report,
+                    "frozen_layers": _stage_one_frozen(m, freeze, head),
                     "head_loss": result.head.loss,
                     "loss": result.full.loss,
                     "head_best_epoch": result.head.best_epoch,
@@ -816,6 +1082,47 @@ def transfer_command(
     _say(f"saved {saved}")
 
 
+def _two_stage_unfrozen(
+    m, train, head, updater, head_epochs, head_lr, epochs, learning_rate, fit
+):
+    """``--freeze 0``: both stages train every layer (a new head, then a lower rate)."""
+    from .transfer import FineTune, TwoStageResult
+
+    staged = m.transfer(
+        fine_tune=FineTune(updater=updater, learning_rate=head_lr, seed=fit["seed"]),
+        reset_counters=True,
+        **head,
+    )
+    stages = []
+    for stage, (n, rate) in enumerate(
+        ((head_epochs, head_lr), (epochs, learning_rate))
+    ):
+        try:
+            stages.append(
+                staged.fine_tune(train.features, train.labels, rate, epochs=n, **fit)
+            )
+        except TrainingInterruptedError as e:
+            what = "new head" if stage == 0 else "all layers"
+            raise TrainingInterruptedError(
+                f"stage {stage + 1} of 2 ({what}): {e}", e.history, staged
+            ) from e
+    return TwoStageResult(staged, *stages)
+
+
+def _stage_one_frozen(m, freeze, head) -> list[str]:
+    """The layers stage 1 froze, as DL4J froze them (a throwaway copy is built)."""
+    if freeze == 0:
+        return []
+    if freeze is None:
+        from .transfer import layer_states
+
+        kept = len(layer_states(m)) - max(head["remove_top"], 1)
+        if kept <= 0:
+            return []
+        freeze = kept
+    return [str(n) for n in m.transfer(freeze=freeze, **head).frozen_layers]
+
+
 @cli.command("transfer-demo")
 @click.option(
     "--workdir",
@@ -839,6 +1146,7 @@ def transfer_demo(workdir, task, per_class, draws, as_json):
     the same network trained from scratch."""
     from . import transfer_demo as demo_module
 
+    _check_workdir(workdir)
     quiet = _state()["quiet"]
     if as_json or quiet:
 
@@ -863,8 +1171,9 @@ def upgrade(old, new, overwrite):
     """Rewrite the checkpoint OLD (any era DL4J 1.0.0-M2.1 reads) in today's format."""
     from . import migrate
 
+    _check_outputs(overwrite, [("the checkpoint to upgrade", old)], ("NEW", new))
     saved = migrate.upgrade(old, new, overwrite=overwrite)
-    click.echo(f"upgraded {old} to {saved} (DL4J {_jars.DL4J_VERSION} format)")
+    _say(f"upgraded {old} to {saved} (DL4J {_jars.DL4J_VERSION} format)")
 
 
 @cli.command("import-keras")
@@ -876,12 +1185,10 @@ def import_keras(keras_model, out, overwrite):
     """Convert a Keras HDF5 model to a DL4J zip with DL4J's own Keras import."""
     from . import migrate
 
-    _files.check_output(out, overwrite)
+    _check_outputs(overwrite, [("the Keras model", keras_model)], ("OUT", out))
     m = migrate.import_keras(keras_model)
     saved = m.save(out, overwrite=overwrite)
-    click.echo(
-        f"imported {keras_model} as a {m.kind} ({m.n_params} parameters): {saved}"
-    )
+    _say(f"imported {keras_model} as a {m.kind} ({m.n_params} parameters): {saved}")
 
 
 @cli.command("export")
@@ -890,9 +1197,8 @@ def import_keras(keras_model, out, overwrite):
     "--format",
     "fmt",
     type=click.Choice(["npz", "safetensors"]),
-    default="npz",
-    show_default=True,
-    help="npz (numpy) or safetensors (needs py_dl4j_ft[export]).",
+    help="npz (numpy) or safetensors (needs py_dl4j_ft[export]); default: from "
+    "--out's ending (.npz, .safetensors), which must match the format.",
 )
 @click.option(
     "--out",
@@ -904,10 +1210,23 @@ def import_keras(keras_model, out, overwrite):
 @_guarded
 def export_command(model, normalizer, fmt, out, overwrite):
     """Write MODEL's parameters as named arrays, with its architecture as JSON."""
-    _files.check_output(out, overwrite)
+    from .export import FORMATS_SUFFIX
+
+    ending = {suffix: name for name, suffix in FORMATS_SUFFIX.items()}
+    fmt = fmt or ending.get(out.suffix.lower(), "npz")
+    if out.suffix.lower() != FORMATS_SUFFIX[fmt]:
+        raise ArgumentError(
+            f"--format {fmt} writes a {FORMATS_SUFFIX[fmt]} file; --out {out.name} "
+            f"should end in {FORMATS_SUFFIX[fmt]}"
+        )
+    _check_outputs(
+        overwrite,
+        [("the input model", model), ("--normalizer", normalizer)],
+        ("--out", out),
+    )
     m = PreTrainedModel.load(model, normalizer=normalizer)
     saved = m.export(out, format=fmt, overwrite=overwrite)
-    click.echo(f"exported {m.n_params} parameters of {model} to {saved} ({fmt})")
+    _say(f"exported {m.n_params} parameters of {model} to {saved} ({fmt})")
 
 
 def main() -> None:
@@ -915,8 +1234,9 @@ def main() -> None:
     try:
         cli.main(prog_name="dl4j-ft", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        sys.exit(1)
+        # click turns a Ctrl-C outside a command (while parsing) into Abort.
+        click.echo("error: interrupted (Ctrl-C); nothing was written", err=True)
+        sys.exit(130)
     except click.ClickException as e:
         click.echo(f"error: {' '.join(e.format_message().split())}", err=True)
         sys.exit(2 if isinstance(e, click.UsageError) else e.exit_code)

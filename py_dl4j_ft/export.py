@@ -39,6 +39,8 @@ from .errors import ArgumentError, MissingDependencyError, UnsupportedLayerError
 log = logging.getLogger(__name__)
 
 FORMATS = ("npz", "safetensors")
+# The file name ending each format's output must have.
+FORMATS_SUFFIX = {"npz": ".npz", "safetensors": ".safetensors"}
 LAYOUT_VERSION = 1
 
 # LSTM gate blocks: DL4J (cell, forget, output, input) -> (input, forget, cell, output).
@@ -101,7 +103,13 @@ def export(model, path: str | Path, *, format: str = "npz", overwrite=False) -> 
         )
     path = Path(path)
     save_safetensors = _safetensors_writer() if format == "safetensors" else None
-    _files.check_output(path, overwrite)
+    if path.suffix.lower() != FORMATS_SUFFIX[format]:
+        raise ArgumentError(
+            f"a {format} export is written to a {FORMATS_SUFFIX[format]} file; got "
+            f"{path.name}. Give a path ending in {FORMATS_SUFFIX[format]}"
+        )
+    inputs = model._input_files() if hasattr(model, "_input_files") else ()
+    _files.check_output(path, overwrite, inputs)
     arrays, architecture = collect(model)
     text = json.dumps(architecture)
     if save_safetensors is not None:
@@ -110,7 +118,7 @@ def export(model, path: str | Path, *, format: str = "npz", overwrite=False) -> 
         buffer = io.BytesIO()
         np.savez(buffer, architecture=np.array(text), **arrays)
         data = buffer.getvalue()
-    with _files.atomic_output(path, overwrite) as tmp:
+    with _files.atomic_output(path, overwrite, inputs) as tmp:
         tmp.write_bytes(data)
     log.info("exported %d arrays of %s to %s (%s)", len(arrays), model, path, format)
     return path

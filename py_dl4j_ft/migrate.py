@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
-from . import _checkpoint, _jvm
+import numpy as np
+
+from . import _checkpoint, _files, _jvm
 from .errors import (
     CheckpointNotFoundError,
+    Dl4jFtError,
     NotAKerasModelError,
-    OutputExistsError,
     UnsupportedLayerError,
 )
 from .model import PreTrainedModel
@@ -47,23 +48,54 @@ def upgrade(old: str | Path, new: str | Path, *, overwrite: bool = False) -> Pat
         time (legacy dropout, RNN data formats) now stored in it.
     """
     old, new = Path(old), Path(new)
-    if _same_file(old, new):
-        raise OutputExistsError(
-            f"the upgraded model would overwrite its source {old}; write it to a new "
-            "file and replace the old one yourself once it is checked"
-        )
+    _files.check_not_input(new, [("the checkpoint to upgrade", old)])
     found = _checkpoint.inspect(old)
     model = PreTrainedModel.load(old)
     saved = model.save(new, overwrite=overwrite, save_updater=found.has_updater_state)
     log.info("upgraded %s (%s) to %s", old, found.kind, saved)
+    for problem in prediction_problems(model):
+        log.warning(
+            "%s cannot predict: %s. The upgraded %s keeps this fault of the original",
+            old,
+            problem,
+            saved,
+        )
     return saved
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
+def prediction_problems(model: PreTrainedModel) -> list[str]:
+    """Faults that keep a loaded network from predicting, found without data.
+
+    Sizes a preprocessor hands on are compared with the next layer's inputs
+    (MultiLayerNetwork); a network with one flat input is also run on a row of zeros.
+    """
+    problems = []
+    if model.kind == "MultiLayerNetwork":
+        with _jvm.java_errors(f"reading the configuration of {model.source}"):
+            conf = json.loads(
+                str(model.java_model.getLayerWiseConfigurations().toJson())
+            )
+        for index, pre in sorted((conf.get("inputPreProcessors") or {}).items()):
+            if not str(pre.get("@class", "")).endswith("CnnToFeedForwardPreProcessor"):
+                continue
+            h, w, c = (
+                pre.get("inputHeight"),
+                pre.get("inputWidth"),
+                pre.get("numChannels"),
+            )
+            n_in = conf["confs"][int(index)]["layer"].get("nin")
+            if h and w and c and n_in and h * w * c != n_in:
+                problems.append(
+                    f"layer {index} takes {n_in} inputs, but the preprocessor before "
+                    f"it flattens {c}x{h}x{w} = {h * w * c} values"
+                )
+    inputs = model.info["inputs"]
+    if not problems and len(inputs) == 1 and inputs[0]["rank"] == 2:
+        try:
+            model.predict(np.zeros((1, inputs[0]["size"]), dtype=model.dtype))
+        except Dl4jFtError as e:
+            problems.append(str(e))
+    return problems
 
 
 # Keras import.

@@ -194,6 +194,8 @@ class PreTrainedModel:
                 _checkpoint.normalizer_in_zip(found), f"the normalizer in {found.path}"
             )
         model = cls(net, found.kind, found.path, norm)
+        if normalizer is not None:
+            model._normalizer_file = Path(normalizer)
         log.info(
             "loaded %s %s: %d parameters%s",
             found.kind,
@@ -620,7 +622,7 @@ class PreTrainedModel:
         """
         path = Path(path)
         serializer = _jvm.jclass("org.deeplearning4j.util.ModelSerializer")
-        with _files.atomic_output(path, overwrite) as tmp:
+        with _files.atomic_output(path, overwrite, self._input_files()) as tmp:
             file = _jvm.jclass("java.io.File")(str(tmp))
             with _jvm.java_errors(f"writing {path}"):
                 serializer.writeModel(self.java_model, file, bool(save_updater))
@@ -644,6 +646,16 @@ class PreTrainedModel:
         from . import export
 
         return export.export(self, path, format=format, overwrite=overwrite)
+
+    # The normalizer file given to load, if any (None: the zip's own, or none).
+    _normalizer_file: Path | None = None
+
+    def _input_files(self) -> list[tuple[str, Path | None]]:
+        """The files this model was read from; save and export never write over them."""
+        return [
+            ("the model's source", self.source),
+            ("the normalizer file", self._normalizer_file),
+        ]
 
     # Conversions that check shapes before anything crosses.
 

@@ -102,7 +102,7 @@ def test_transfer_two_stages_and_saves_a_loadable_zip(
 @pytest.mark.parametrize(
     ("extra", "fragments"),
     [
-        (["--freeze", "7"], ["freeze=7", "3 layers"]),
+        (["--freeze", "7"], ["--freeze 7", "3 layers"]),
         (["--freeze", "dense9"], ["dense9", "no such layer"]),
         (["--freeze", "layer1", "--remove-top", "2"], ["removes them"]),
     ],
