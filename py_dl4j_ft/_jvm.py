@@ -46,27 +46,17 @@ def configure(**settings) -> _settings.Settings:
     resolved = _settings.resolve(**settings)
     with _lock:
         if _started is not None:
-            _refuse_change(resolved)
+            # Only what this call asks for counts: a setting left out is not a change.
+            changed = _settings.differences(settings, _started)
+            if changed:
+                raise JVMSettingsError(
+                    f"the JVM is already running, so {', '.join(changed)} cannot take "
+                    "effect; set it before the first model is loaded, or use a new "
+                    "process"
+                )
             return _started
         _pending = resolved
     return resolved
-
-
-def _refuse_change(wanted: _settings.Settings) -> None:
-    if wanted.startup_key() != _started.startup_key():
-        raise JVMSettingsError(
-            f"the JVM already runs with {_describe(_started)}; it cannot restart with "
-            f"{_describe(wanted)}. Set these before the first model is loaded, or "
-            "use a new process"
-        )
-
-
-def _describe(s: _settings.Settings) -> str:
-    extra = f", {len(s.extra_jars)} extra jars" if s.extra_jars else ""
-    return (
-        f"backend={s.backend}, heap={s.heap}, offheap={s.offheap}, "
-        f"threads={s.threads or 'default'}{extra}"
-    )
 
 
 def settings() -> _settings.Settings:

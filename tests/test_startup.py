@@ -128,7 +128,7 @@ def test_settings_are_fixed_once_the_jvm_runs(tmp_path):
     assert result["started"] is True
     assert result["refused"] is not None, "a different heap after start was accepted"
     message, is_runtime_error = result["refused"]
-    assert "heap=2g" in message and "heap=1g" in message
+    assert "heap=1g (the JVM runs with 2g)" in message
     assert is_runtime_error is True
     assert result["same"] == "2g"
 

@@ -189,11 +189,12 @@ def test_upgrade_refuses_to_write_over_its_input(jvm, tmp_path):
     copy = tmp_path / "iris.zip"
     copy.write_bytes(source.read_bytes())
     before = sha256(copy)
-    with pytest.raises(ft.OutputExistsError, match="same file as the checkpoint to upgrade"):
+    same = "same file as the checkpoint to upgrade"
+    with pytest.raises(ft.OutputExistsError, match=same):
         ft.upgrade(copy, tmp_path / "." / "iris.zip", overwrite=True)
     link = tmp_path / "link.zip"
     link.hardlink_to(copy)
-    with pytest.raises(ft.OutputExistsError, match="same file as the checkpoint to upgrade"):
+    with pytest.raises(ft.OutputExistsError, match=same):
         ft.upgrade(copy, link, overwrite=True)
     assert sha256(copy) == before
 
