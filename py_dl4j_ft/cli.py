@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import re
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -1229,8 +1230,20 @@ def export_command(model, normalizer, fmt, out, overwrite):
     _say(f"exported {m.n_params} parameters of {model} to {saved} ({fmt})")
 
 
+def _terminate_like_ctrl_c(signum, frame) -> None:
+    """SIGTERM (docker stop, systemd, timeout) does what Ctrl-C does at that moment."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point: usage errors end like every other error, in one line."""
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        # Training then stops at a minibatch, saves what it kept and exits with 130.
+        signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     try:
         cli.main(prog_name="dl4j-ft", standalone_mode=False)
     except click.exceptions.Abort:
