@@ -562,6 +562,51 @@ def info(model, normalizer, as_json):
         click.echo(described.table())
 
 
+def _prepare_training(
+    model,
+    normalizer,
+    data_path,
+    labels_path,
+    label_column,
+    eval_data,
+    out,
+    overwrite,
+    validation_split,
+    validation_file,
+    early_stopping,
+    patience,
+    min_delta,
+    plot,
+):
+    """What fine-tune and transfer check and load before training, in that order.
+
+    Options first, outputs next (before any work), then the data, then the model.
+    Returns the model, the training data, the validation pair (or None) and the data
+    to report metrics on.
+    """
+    _check_validation(
+        validation_split, validation_file, early_stopping, patience, min_delta
+    )
+    _check_plot(plot)
+    _check_outputs(
+        overwrite,
+        _training_inputs(
+            model, normalizer, data_path, labels_path, validation_file, eval_data
+        ),
+        ("--out", out),
+        ("--plot", plot),
+    )
+    train = _load_labelled(data_path, label_column, labels_path)
+    validation = None
+    if validation_file is not None:
+        held = _load_labelled(validation_file, label_column, None)
+        validation = (held.features, held.labels)
+    check = _load_labelled(eval_data, label_column, None) if eval_data else train
+    m = PreTrainedModel.load(model, normalizer=normalizer)
+    _check_metric_fits(m, validation_split, validation_file, early_stopping)
+    return m, train, validation, check
+
+
 @cli.command("fine-tune", cls=_OldLrSpelling)
 @_model_argument
 @_data_options(labels_required=True)
@@ -630,26 +675,22 @@ def fine_tune(
     Ctrl-C stops at the next minibatch, saves the model kept so far (the best epoch with
     --early-stopping) to --out, and exits with code 130.
     """
-    _check_validation(
-        validation_split, validation_file, early_stopping, patience, min_delta
-    )
-    _check_plot(plot)
-    _check_outputs(
+    m, train, validation, check = _prepare_training(
+        model,
+        normalizer,
+        data_path,
+        labels_path,
+        label_column,
+        eval_data,
+        out,
         overwrite,
-        _training_inputs(
-            model, normalizer, data_path, labels_path, validation_file, eval_data
-        ),
-        ("--out", out),
-        ("--plot", plot),
+        validation_split,
+        validation_file,
+        early_stopping,
+        patience,
+        min_delta,
+        plot,
     )
-    train = _load_labelled(data_path, label_column, labels_path)
-    validation = None
-    if validation_file is not None:
-        held = _load_labelled(validation_file, label_column, None)
-        validation = (held.features, held.labels)
-    check = _load_labelled(eval_data, label_column, None) if eval_data else train
-    m = PreTrainedModel.load(model, normalizer=normalizer)
-    _check_metric_fits(m, validation_split, validation_file, early_stopping)
     before = m.evaluate(check.features, check.labels)
     if not as_json:
         click.echo(f"before: {_metrics_line(before)}")
@@ -979,26 +1020,22 @@ def transfer_command(
     """
     from .transfer import Dense
 
-    _check_validation(
-        validation_split, validation_file, early_stopping, patience, min_delta
-    )
-    _check_plot(plot)
-    _check_outputs(
+    m, train, validation, check = _prepare_training(
+        model,
+        normalizer,
+        data_path,
+        labels_path,
+        label_column,
+        eval_data,
+        out,
         overwrite,
-        _training_inputs(
-            model, normalizer, data_path, labels_path, validation_file, eval_data
-        ),
-        ("--out", out),
-        ("--plot", plot),
+        validation_split,
+        validation_file,
+        early_stopping,
+        patience,
+        min_delta,
+        plot,
     )
-    train = _load_labelled(data_path, label_column, labels_path)
-    validation = None
-    if validation_file is not None:
-        held = _load_labelled(validation_file, label_column, None)
-        validation = (held.features, held.labels)
-    check = _load_labelled(eval_data, label_column, None) if eval_data else train
-    m = PreTrainedModel.load(model, normalizer=normalizer)
-    _check_metric_fits(m, validation_split, validation_file, early_stopping)
     before = None
     if as_json and m.is_classifier and m.n_outputs == n_classes:
         before = m.evaluate(check.features, check.labels)
