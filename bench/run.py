@@ -4,7 +4,7 @@ Two measurements, side by side in one run:
 
 1. Training. One MLP (``Examples.mlp``, same arguments and seed) is trained on the same
    data in two processes: here through ``PreTrainedModel.train``, and in a child JVM
-   (``org.pydl4jft.bench.TrainLoopBench``) through ``Trainer.fit``, the loop ``train``
+   (``org.pydl4jft.bench.TrainLoopBench``) through ``EarlyStop.fit``, the loop ``train``
    calls, plus DL4J's plain ``net.fit(iterator)`` as a second reference. Rounds of the
    two sides alternate, one process idle while the other runs, after the same warm-up;
    the ratio is the median epoch time through the bridge over the median in Java.
@@ -453,9 +453,9 @@ def print_table(results: dict) -> None:
     t, c = results["training"], results["config"]
     print(f"training {c['rows']} x {c['n_in']} -> {c['hidden']} -> {c['n_out']}, batch "
           f"{c['batch']}, {t['rounds_run']} rounds of {c['epochs_per_round']} "
-          "epoch(s): median seconds per epoch, ratio to Java Trainer.fit")
+          "epoch(s): median seconds per epoch, ratio to Java EarlyStop.fit")
     epoch, cpu = t["median_epoch_s"], t["median_cpu_s_per_epoch"]
-    rows = [("Java  Trainer.fit (reference)", epoch["java_trainer"], None),
+    rows = [("Java  EarlyStop.fit (reference)", epoch["java_trainer"], None),
             ("Java  net.fit(ViewIterator)", epoch["java_plain"], None),
             ("bridge train(), epoch", epoch["bridge"], t["ratio_epoch"]),
             ("bridge train(), fastest epoch", t["min_epoch_s"]["bridge"],
@@ -464,7 +464,7 @@ def print_table(results: dict) -> None:
              t["ratio_call"]),
             ("bridge train(progress=...)", epoch["bridge_progress"],
              t["ratio_progress_callback"]),
-            ("Java  Trainer.fit, CPU seconds", cpu["java_trainer"], None),
+            ("Java  EarlyStop.fit, CPU seconds", cpu["java_trainer"], None),
             ("bridge train(), CPU seconds", cpu["bridge"], t["ratio_cpu"])]
     for label, seconds, ratio in rows:
         print(f"  {label:34} {seconds:8.3f}" + (f"   x{ratio:.3f}" if ratio else ""))

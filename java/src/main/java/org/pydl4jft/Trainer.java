@@ -11,8 +11,8 @@ import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * The training loop behind fit and fine-tune: all epochs and minibatches run here, in one
- * call from Python, through DL4J's own fit(DataSetIterator).
+ * The pieces of the training loop ({@link EarlyStop#fit}) that are about one minibatch or
+ * one model: progress to Python, scores and their divergence check, snapshots.
  *
  * <p>A non-finite minibatch score, or non-finite parameters after an epoch, stop training,
  * put parameters, updater state and counters back as they were before the call, and throw
@@ -33,61 +33,6 @@ public final class Trainer {
         public TrainingDivergedException(String message) {
             super(message);
         }
-    }
-
-    /**
-     * Trains {@code model}; returns two rows: the mean minibatch loss of each epoch, and
-     * each epoch's wall time in seconds.
-     *
-     * @param progress may be null
-     */
-    public static double[][] fit(Model model, INDArray features, INDArray labels, int batchSize,
-            int epochs, boolean shuffle, long seed, Progress progress) {
-        BatchIterator batches = new BatchIterator(features, labels, batchSize, shuffle, seed);
-        Snapshot before = new Snapshot(model);
-        ScoreListener scores = new ScoreListener(batches, progress);
-        Collection<TrainingListener> previous = new ArrayList<>(listeners(model));
-        Collection<TrainingListener> during = new ArrayList<>(previous);
-        during.add(scores);
-        model.setListeners(during);
-
-        double[] epochLoss = new double[epochs];
-        double[] epochSeconds = new double[epochs];
-        try {
-            for (int e = 0; e < epochs; e++) {
-                long started = System.nanoTime();
-                scores.startEpoch(e, batches.batchesPerEpoch());
-                batches.reset();
-                if (model instanceof MultiLayerNetwork) {
-                    ((MultiLayerNetwork) model).fit(batches);
-                } else {
-                    ((ComputationGraph) model).fit(batches);
-                }
-                // DL4J scores each minibatch before its update, so the epoch's last update
-                // is judged here, on the parameters and on that minibatch once more.
-                double total = model.params().sumNumber().doubleValue();
-                if (!scores.diverged() && !Double.isFinite(total)) {
-                    scores.markDiverged("parameters became non-finite in epoch " + (e + 1));
-                } else if (!scores.diverged() && batches.last() != null) {
-                    double after = Inference.score(model, batches.last());
-                    if (!Double.isFinite(after)) {
-                        scores.markDiverged("loss became " + after
-                                + " after the last update of epoch " + (e + 1));
-                    }
-                }
-                if (scores.diverged()) {
-                    throw new TrainingDivergedException(scores.divergenceMessage());
-                }
-                epochLoss[e] = scores.epochMean();
-                epochSeconds[e] = (System.nanoTime() - started) / 1e9;
-            }
-        } catch (RuntimeException | Error failure) {
-            before.restore(model);
-            throw failure;
-        } finally {
-            model.setListeners(previous);
-        }
-        return new double[][] {epochLoss, epochSeconds};
     }
 
     static Collection<TrainingListener> listeners(Model model) {

@@ -11,8 +11,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.ViewIterator;
 import org.nd4j.linalg.factory.Nd4j;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
+import org.pydl4jft.EarlyStop;
 import org.pydl4jft.Examples;
-import org.pydl4jft.Trainer;
 
 /**
  * The pure-Java side of bench/run.py: the same training loop as {@code PreTrainedModel.train},
@@ -24,7 +27,8 @@ import org.pydl4jft.Trainer;
  *
  * <p>DATA_DIR holds {@code features.npy} (float32, rows x nIn) and {@code labels.npy} (float32
  * one-hot, rows x nOut). Two networks are built with {@link Examples#mlp}: one trained through
- * {@link Trainer#fit}, the loop the bridge calls, and one through DL4J's plain
+ * {@link EarlyStop#fit}, the loop the bridge calls (here without validation, as
+ * {@code train} calls it without), and one through DL4J's plain
  * {@code net.fit(iterator)} on ND4J's {@link ViewIterator}. Both get WARMUP epochs first; then
  * one JSON line {@code {"event":"ready",...}} is printed. Each line then read from stdin,
  * {@code trainer SEED} or {@code plain SEED}, runs one round of EPOCHS epochs on that network,
@@ -62,7 +66,7 @@ public final class TrainLoopBench {
         ViewIterator plainBatches = new ViewIterator(plainData, batch);
 
         // Warm-up: JIT, ND4J's first-call set-up and workspaces, excluded from all timings.
-        Trainer.fit(viaTrainer, x, y, batch, warmup, true, seed, null);
+        bridgeLoop(viaTrainer, x, y, batch, warmup, seed);
         plainRound(plain, plainData, plainBatches, warmup, seed);
         System.out.println("{\"event\":\"ready\",\"java_version\":\""
                 + System.getProperty("java.version") + "\",\"java_home\":\""
@@ -83,7 +87,7 @@ public final class TrainLoopBench {
             long cpuStarted = processCpuNanos();
             double[][] result;
             if (words[0].equals("trainer")) {
-                result = Trainer.fit(viaTrainer, x, y, batch, epochs, true, roundSeed, null);
+                result = bridgeLoop(viaTrainer, x, y, batch, epochs, roundSeed);
             } else if (words[0].equals("plain")) {
                 result = plainRound(plain, plainData, plainBatches, epochs, roundSeed);
             } else {
@@ -97,6 +101,31 @@ public final class TrainLoopBench {
                     + ",\"loss\":" + json(result[0]) + "}");
             System.out.flush();
         }
+    }
+
+    /** The loop train() runs, called directly; returns the epoch losses and seconds. */
+    private static double[][] bridgeLoop(MultiLayerNetwork net, INDArray x, INDArray y,
+            int batch, int epochs, long seed) throws IOException {
+        String report;
+        try {
+            report = EarlyStop.fit(net, x, y, null, null, true, batch, epochs, true, seed,
+                    null, null, 0.1, null, false, 0, 0.0);
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
+        Map<?, ?> parsed = new ObjectMapper().readValue(report, Map.class);
+        return new double[][] {numbers((List<?>) parsed.get("loss")),
+                numbers((List<?>) parsed.get("seconds"))};
+    }
+
+    private static double[] numbers(List<?> values) {
+        double[] out = new double[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((Number) values.get(i)).doubleValue();
+        }
+        return out;
     }
 
     /** DL4J's own loop: shuffle, then fit(iterator); returns the scores and epoch seconds. */
