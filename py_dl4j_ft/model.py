@@ -465,6 +465,9 @@ class PreTrainedModel:
         vx = vy = None
         if validation_data is not None:
             vx, vy = self._validation_to_java(*validation_data)
+        training.check_sequence_labels(self, x, y, "training")
+        if vx is not None:
+            training.check_sequence_labels(self, vx, vy, "validation")
         callback = None if progress is None else _ProgressProxy(progress)
         epochs_before = self.info["epoch_count"]
 
