@@ -928,6 +928,13 @@ def _encode_labels(
             if classifier
             else f"targets of shape [{rows}, {width}]"
         )
+        if rank == 3:  # a sequence output: one label per time step
+            expected = (
+                f"class ids (shape [{rows}, time steps]) or one-hot labels (shape "
+                f"[{rows}, {width}, time steps])"
+                if classifier
+                else f"targets of shape [{rows}, {width}, time steps]"
+            )
         raise LabelError(
             f"the output layer has {width} outputs; expected {expected}, got "
             f"shape {y.shape}"

@@ -925,12 +925,19 @@ def _check_memory(model, removed, hidden, n_classes) -> None:
         pointer = _jvm.jclass("org.bytedeco.javacpp.Pointer")
         limit, used = int(pointer.maxBytes()), int(pointer.totalBytes())
     if need > limit - used:
+        settings = _jvm.settings()
+        source = (
+            f"the offheap setting {settings.offheap}"
+            if settings.offheap
+            else f"JavaCPP's default, the heap size {settings.heap} (no offheap set)"
+        )
         raise ArgumentError(
             f"the new layers would have {count} parameters ({need / 2**30:.3g} GiB of "
             f"{model.dtype}), more than ND4J's free off-heap memory: "
             f"{(limit - used) / 2**30:.3g} GiB of a {limit / 2**30:.3g} GiB limit "
-            "(JavaCPP maxbytes: the offheap setting, or the heap size when it is "
-            "unset). Use fewer units or classes, or configure a larger offheap"
+            f"(JavaCPP maxbytes, from {source}). Use fewer units or classes, or "
+            "set a larger offheap before the JVM starts (PY_DL4J_FT_OFFHEAP or "
+            "py_dl4j_ft.configure(offheap=...))"
         )
 
 
