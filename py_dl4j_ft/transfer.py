@@ -404,7 +404,7 @@ def transfer(
                 "nOut": int(h.units),
                 "activation": _enum("activation", h.activation, _activations()),
                 "weightInit": _enum("weight_init", h.weight_init, _weight_inits()),
-                "dropout": h.dropout,
+                "dropout": float(h.dropout),
             }
             for name, h in zip(new_names[:-1], hidden, strict=True)
         ]

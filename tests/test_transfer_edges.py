@@ -178,8 +178,11 @@ def test_a_new_head_on_a_one_layer_model_is_refused(jvm):
 
 def test_numpy_sizes_big_steps_and_big_seeds(jvm):
     base = load(IRIS)
-    model = T.transfer(base, n_classes=2, hidden=[T.Dense(np.int64(4))])
+    model = T.transfer(
+        base, n_classes=2, hidden=[T.Dense(np.int64(4), dropout=np.float32(0.25))]
+    )
     assert model.info["layers"][-2]["n_out"] == 4
+    assert "p=0.75" in T.layer_states(model)[-2]["dropout"]
     with pytest.raises(errors.ScheduleError, match="2\\*\\*31 - 1"):
         T.Schedule.map({0: 0.1, 2**40: 0.01})
     assert T.Schedule.map({0: 0.1, 2**31 - 1: 0.01}).rate_at(2**31 - 1) == 0.01
