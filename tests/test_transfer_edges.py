@@ -19,6 +19,9 @@ LENET = "sjsdfg__dl4j-tutorials/LeNetModel.zip"
 LSTM = "Well5a__Dl4jRNNRegressionTest/bestModel.bin"
 BIRNN_GRAPH = "KonduitAI__dl4j-test-resources/SyntheticBidirectionalRNNGraph_100b6.bin"
 VAE = "malfaro2__dl4j-test-resources/VaeMNISTAnomaly_100a.bin"
+CG_LSTM = (
+    "deeplearning4j__dl4j-test-resources/080_ModelSerializer_Regression_CG_LSTM_1.zip"
+)
 
 
 def load(relative):
@@ -106,6 +109,24 @@ def test_lstm_new_head_is_an_rnn_output_layer(jvm, hidden):
     again = model.fine_tune(x, onehot, 0.05, epochs=1, batch_size=24)
     assert np.isfinite(again.loss[0])
     assert again.loss[0] <= history.loss[0]
+
+
+@pytest.mark.parametrize("hidden", [(), (T.Dense(5),)])
+def test_graph_lstm_new_head_classifies_every_step(jvm, hidden):
+    # A 0.8.0 graph: GravesLSTM -> GravesBidirectionalLSTM -> RnnOutputLayer.
+    graph = load(CG_LSTM)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 3, 9)).astype(np.float32)
+    model = T.transfer(
+        graph,
+        n_classes=3,
+        hidden=list(hidden),
+        fine_tune=T.FineTune(updater="adam", learning_rate=0.01, seed=1),
+    )
+    assert model.info["layers"][-1]["type"] == "RnnOutputLayer"
+    assert model.predict(x).shape == (6, 3, 9)
+    history = model.fine_tune(x, rng.integers(0, 3, (6, 9)), 0.01, epochs=5)
+    assert history.loss[-1] < history.loss[0]
 
 
 def test_sequence_labels_with_the_wrong_number_of_steps_are_refused(jvm):
