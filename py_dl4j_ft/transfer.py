@@ -181,7 +181,10 @@ class FineTune:
     momentum : float, optional
         Nesterovs momentum (default DL4J's 0.9).
     l1, l2, weight_decay : float, optional
-        Penalties for the trainable layers (0 removes the model's own).
+        Penalties for the trainable layers (0 removes the model's own). Weight decay
+        is DL4J's ``WeightDecay(applyLR=true)``: each step also subtracts
+        ``lr * weight_decay * w`` from the weights (not the biases). DL4J applies
+        either L2 or weight decay to a layer, so giving both (above 0) is refused.
     dropout : float, optional
         Probability of *dropping* an input, as in Keras; 0 clears the model's dropout.
         (DL4J's ``dropOut(p)`` takes the probability of keeping it, ``1 - dropout``.)
@@ -337,8 +340,14 @@ def transfer(
     freeze : int, str or list of str, optional
         The first ``freeze`` layers, or these layers (vertices) and all below them.
     n_classes : int, optional
-        Replace the output layer with a new one of ``n_classes`` units (at least 2),
-        with ``head_activation``, ``head_loss`` and ``head_weight_init``.
+        Replace the output layer with a new one of ``n_classes`` units (2 to
+        :data:`MAX_UNITS`), with ``head_activation``, ``head_loss`` and
+        ``head_weight_init``. Where the removed layers took a sequence (an
+        RnnOutputLayer or a recurrent layer), the head is an RnnOutputLayer in the same
+        data format: it classifies every time step, ``predict`` gives
+        ``[batch, n_classes, time]`` and labels are ``[batch, time]`` class ids or
+        one-hot ``[batch, n_classes, time]``. New layers whose parameters alone would
+        not fit in ND4J's free off-heap memory are refused.
     remove_top : int
         Layers to remove from the top, the output layer included (a new head needs
         ``n_classes``). With ``n_classes`` and ``remove_top=0``, the output layer
