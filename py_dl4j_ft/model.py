@@ -467,6 +467,9 @@ class PreTrainedModel:
         vx = vy = None
         if validation_data is not None:
             vx, vy = self._validation_to_java(*validation_data)
+        training.check_sequence_labels(self, x, y, "training")
+        if vx is not None:
+            training.check_sequence_labels(self, vx, vy, "validation")
         callback = None if progress is None else _ProgressProxy(progress)
         epochs_before = self.info["epoch_count"]
 
@@ -937,6 +940,13 @@ def _encode_labels(
             if classifier
             else f"targets of shape [{rows}, {width}]"
         )
+        if rank == 3:  # a sequence output: one label per time step
+            expected = (
+                f"class ids (shape [{rows}, time steps]) or one-hot labels (shape "
+                f"[{rows}, {width}, time steps])"
+                if classifier
+                else f"targets of shape [{rows}, {width}, time steps]"
+            )
         raise LabelError(
             f"the output layer has {width} outputs; expected {expected}, got "
             f"shape {y.shape}"

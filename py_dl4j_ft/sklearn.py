@@ -230,6 +230,14 @@ class Dl4jRegressor(RegressorMixin, _Dl4jEstimator):
         self._fit_network(x, y.astype(np.float32))
         return self
 
+    def _check_outputs(self, model: PreTrainedModel) -> None:
+        if model.is_classifier:
+            raise LabelError(
+                f"{self.checkpoint} is a classifier (its output layer ends in "
+                f"{model._output['loss']}, a classification loss); use Dl4jClassifier "
+                "for it"
+            )
+
     def predict(self, X) -> np.ndarray:
         """The network's outputs: shape (n_samples,) for one output unit."""
         out = self._network_output(X)

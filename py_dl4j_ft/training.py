@@ -129,6 +129,34 @@ def split(features, labels, fraction: float, seed: int):
     return x[train], y[train], x[val], y[val]
 
 
+def check_sequence_labels(model, features, labels, what: str) -> None:
+    """Refuses labels of a sequence output whose shape differs from the output's.
+
+    ``features`` and ``labels`` are the INDArrays training would use. The expected shape
+    comes from running the network on the first example, so layers that change the
+    number of time steps are accounted for.
+    """
+    if model._output["rank"] != 3:
+        return
+    with _jvm.java_errors(f"checking the {what} labels"):
+        got = tuple(int(n) for n in labels.shape())
+        out = tuple(
+            int(n)
+            for n in _jvm.helper("EarlyStop").outputShape(model.java_model, features)
+        )
+    if got[1:] == out[1:]:
+        return
+    rows, (size, steps) = got[0], out[1:]
+    expected = f"[{rows}, {size}, {steps}]"
+    if model.is_classifier:
+        expected = f"class ids of shape [{rows}, {steps}] or one-hot {expected}"
+    raise LabelError(
+        f"{what} labels: the model outputs {out[1:]} per example for these features "
+        f"([outputs, time steps]); expected {expected}, got labels that make "
+        f"{got}. Give one label per time step of the features"
+    )
+
+
 class _StopRequest:
     """Set by the SIGINT handler while a fit runs; Java polls it."""
 

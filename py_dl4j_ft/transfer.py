@@ -50,6 +50,9 @@ UPDATERS = (
 
 _UNITS = ("iteration", "epoch")
 
+MAX_UNITS = 2**24
+"""The most units a new layer (or classes a new head) may have."""
+
 
 # Learning-rate schedules.
 
@@ -124,8 +127,11 @@ class Schedule:
                 raise ScheduleError(
                     f"schedule steps must be whole numbers; got {step!r}"
                 )
-            if step < 0:
-                raise ScheduleError(f"schedule steps must be 0 or more; got {step}")
+            if not 0 <= step < 2**31:
+                raise ScheduleError(
+                    f"schedule steps must be from 0 to 2**31 - 1 (DL4J counts them in "
+                    f"32 bits); got {step}"
+                )
             if not _is_real(rate) or rate < 0:
                 raise ScheduleError(
                     f"schedule rates must be finite and 0 or more; got {rate!r} at "
@@ -175,7 +181,10 @@ class FineTune:
     momentum : float, optional
         Nesterovs momentum (default DL4J's 0.9).
     l1, l2, weight_decay : float, optional
-        Penalties for the trainable layers (0 removes the model's own).
+        Penalties for the trainable layers (0 removes the model's own). Weight decay
+        is DL4J's ``WeightDecay(applyLR=true)``: each step also subtracts
+        ``lr * weight_decay * w`` from the weights (not the biases). DL4J applies
+        either L2 or weight decay to a layer, so giving both (above 0) is refused.
     dropout : float, optional
         Probability of *dropping* an input, as in Keras; 0 clears the model's dropout.
         (DL4J's ``dropOut(p)`` takes the probability of keeping it, ``1 - dropout``.)
@@ -234,6 +243,13 @@ class FineTune:
             value = getattr(self, name)
             if value is not None and (not _is_real(value) or value < 0):
                 raise ArgumentError(f"{name} must be 0 or more; got {value!r}")
+        if self.l2 and self.weight_decay:
+            # DL4J keeps one of the two and drops the other with a log warning.
+            raise ArgumentError(
+                f"l2={self.l2!r} and weight_decay={self.weight_decay!r} were both "
+                "given; DL4J applies only one of them to a layer. Pass one (or set "
+                "the other to 0 to remove the model's own)"
+            )
         if self.dropout is not None and (
             not _is_real(self.dropout) or not 0 <= self.dropout < 1
         ):
@@ -242,9 +258,14 @@ class FineTune:
                 f"it); got {self.dropout!r}"
             )
         if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, (int, np.integer))
+            or not -(2**63) <= self.seed < 2**63
         ):
-            raise ArgumentError(f"seed must be a whole number; got {self.seed!r}")
+            raise ArgumentError(
+                "seed must be a whole number from -2**63 to 2**63 - 1 (Java's long); "
+                f"got {self.seed!r}"
+            )
         if self.activation is not None:
             _enum("activation", self.activation, _activations())
         if self.weight_init is not None:
@@ -319,8 +340,14 @@ def transfer(
     freeze : int, str or list of str, optional
         The first ``freeze`` layers, or these layers (vertices) and all below them.
     n_classes : int, optional
-        Replace the output layer with a new one of ``n_classes`` units (at least 2),
-        with ``head_activation``, ``head_loss`` and ``head_weight_init``.
+        Replace the output layer with a new one of ``n_classes`` units (2 to
+        :data:`MAX_UNITS`), with ``head_activation``, ``head_loss`` and
+        ``head_weight_init``. Where the removed layers took a sequence (an
+        RnnOutputLayer or a recurrent layer), the head is an RnnOutputLayer in the same
+        data format: it classifies every time step, ``predict`` gives
+        ``[batch, n_classes, time]`` and labels are ``[batch, time]`` class ids or
+        one-hot ``[batch, n_classes, time]``. New layers whose parameters alone would
+        not fit in ND4J's free off-heap memory are refused.
     remove_top : int
         Layers to remove from the top, the output layer included (a new head needs
         ``n_classes``). With ``n_classes`` and ``remove_top=0``, the output layer
@@ -363,23 +390,30 @@ def transfer(
         if (
             isinstance(n_classes, bool)
             or not isinstance(n_classes, (int, np.integer))
-            or n_classes < 2
+            or not 2 <= n_classes <= MAX_UNITS
         ):
             raise ArgumentError(
-                f"n_classes must be a whole number of at least 2; got {n_classes!r}. "
-                "For one output, keep the model's head"
+                f"n_classes must be a whole number from 2 to {MAX_UNITS}; got "
+                f"{n_classes!r}. For one output, keep the model's head"
             )
-        removed = _top_chain(model, max(remove_top, 1))
+        count = max(remove_top, 1)
+        if count >= len(names):
+            raise NothingToTrainError(
+                f"a new head replaces the top {count} layer(s), but the model has "
+                f"only {len(names)} ({names}); nothing would be left to build on. "
+                "Use a model with more layers, or keep its head (no n_classes)"
+            )
+        removed = _top_chain(model, count)
         taken = set(names) - set(removed)
         new_names = _fresh_names(taken, len(hidden))
         spec["removeTop"] = len(removed)
         spec["add"] = [
             {
                 "name": name,
-                "nOut": h.units,
+                "nOut": int(h.units),
                 "activation": _enum("activation", h.activation, _activations()),
                 "weightInit": _enum("weight_init", h.weight_init, _weight_inits()),
-                "dropout": h.dropout,
+                "dropout": float(h.dropout),
             }
             for name, h in zip(new_names[:-1], hidden, strict=True)
         ]
@@ -390,6 +424,7 @@ def transfer(
             "loss": _enum("head_loss", head_loss, _losses()),
             "weightInit": _enum("head_weight_init", head_weight_init, _weight_inits()),
         }
+        _check_memory(model, removed, hidden, int(n_classes))
     elif remove_top or hidden:
         raise ArgumentError(
             "remove_top and hidden build a new head, which needs n_classes; got "
@@ -778,6 +813,13 @@ def _top_chain(model, count: int) -> list[str]:
     """The ``count`` layers at the top, output first (in a graph: a plain chain)."""
     layers = model.info["layers"]
     if model.kind == "MultiLayerNetwork":
+        lowest = layers[len(layers) - count]
+        if lowest.get("n_in") is None:
+            raise ArgumentError(
+                f"cannot remove {count} layers from the top: the lowest of them, "
+                f"{lowest['name']!r} ({lowest['type']}), has no input size for the new "
+                "layers to take over; remove one layer more or fewer"
+            )
         names = [layer["name"] for layer in layers]
         return list(reversed(names[len(names) - count :]))
     outputs = [o for o in model.info["outputs"]]
@@ -795,7 +837,7 @@ def _top_chain(model, count: int) -> list[str]:
     chain = []
     for k in range(count):
         row = by_name[current]
-        if row["type"] == "Input" or "n_in" not in row:
+        if row["type"] == "Input" or row.get("n_in") is None:
             raise ArgumentError(
                 f"cannot remove {count} layers from the top: {current!r} is not a "
                 "layer with an input size"
@@ -865,9 +907,47 @@ def _dense(h) -> Dense:
     if not isinstance(h, Dense):
         raise ArgumentError(f"hidden layers must be Dense or dicts; got {h!r}")
     _whole("units", h.units, ArgumentError)
+    if h.units > MAX_UNITS:
+        raise ArgumentError(
+            f"units must be at most {MAX_UNITS}; got {h.units} for a hidden layer"
+        )
     if not _is_real(h.dropout) or not 0 <= h.dropout < 1:
         raise ArgumentError(f"dropout must lie in [0, 1); got {h.dropout!r}")
     return h
+
+
+def _check_memory(model, removed, hidden, n_classes) -> None:
+    """Refuses new layers whose parameters alone exceed ND4J's free off-heap memory.
+
+    ND4J keeps parameters off the Java heap, within JavaCPP's ``maxbytes``: the
+    ``offheap`` setting, or the heap size when that is not set. Training needs more
+    (gradients, optimizer state), so passing this check does not promise a fit.
+    """
+    rows = {layer["name"]: layer for layer in model.info["layers"]}
+    n_in = int(rows[removed[-1]]["n_in"])
+    count = 0
+    for size in [h.units for h in hidden] + [n_classes]:
+        count += n_in * int(size) + int(size)
+        n_in = int(size)
+    need = count * model.dtype.itemsize
+    with _jvm.java_errors("reading ND4J's memory limit"):
+        pointer = _jvm.jclass("org.bytedeco.javacpp.Pointer")
+        limit, used = int(pointer.maxBytes()), int(pointer.totalBytes())
+    if need > limit - used:
+        settings = _jvm.settings()
+        source = (
+            f"the offheap setting {settings.offheap}"
+            if settings.offheap
+            else f"JavaCPP's default, the heap size {settings.heap} (no offheap set)"
+        )
+        raise ArgumentError(
+            f"the new layers would have {count} parameters ({need / 2**30:.3g} GiB of "
+            f"{model.dtype}), more than ND4J's free off-heap memory: "
+            f"{(limit - used) / 2**30:.3g} GiB of a {limit / 2**30:.3g} GiB limit "
+            f"(JavaCPP maxbytes, from {source}). Use fewer units or classes, or "
+            "set a larger offheap before the JVM starts (PY_DL4J_FT_OFFHEAP or "
+            "py_dl4j_ft.configure(offheap=...))"
+        )
 
 
 _ENUMS: dict[str, tuple[str, ...]] = {}

@@ -213,6 +213,15 @@ def test_bad_inputs_name_the_fix(jvm):
         fitted.predict(np.zeros((2, 5)))
 
 
+def test_a_regressor_on_a_classifier_checkpoint_says_use_the_classifier(jvm):
+    x, y = standardized_iris()
+    with pytest.raises(
+        LabelError,
+        match=r"is a classifier .*LossNegativeLogLikelihood.*use Dl4jClassifier",
+    ):
+        Dl4jRegressor(checkpoint(IRIS), epochs=1).fit(x, y.astype(np.float32))
+
+
 def test_without_scikit_learn_the_import_names_the_extra(monkeypatch):
     import importlib
     import sys

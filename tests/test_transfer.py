@@ -430,7 +430,7 @@ def test_two_stage_trains_the_head_then_everything(jvm, iris_data):
         ({"freeze": ["dense9"]}, errors.LayerNotFoundError, "no such layer"),
         ({"freeze": 3}, errors.NothingToTrainError, "output layer"),
         ({"freeze": ["layer2"]}, errors.NothingToTrainError, "output layer"),
-        ({"n_classes": 1}, errors.ArgumentError, "at least 2"),
+        ({"n_classes": 1}, errors.ArgumentError, "from 2 to 16777216"),
         ({"n_classes": 3, "remove_top": 3}, errors.ArgumentError, "remove_top"),
         ({"remove_top": 1}, errors.ArgumentError, "needs n_classes"),
         (

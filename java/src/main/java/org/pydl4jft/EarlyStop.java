@@ -11,6 +11,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
 
 /**
@@ -34,6 +35,19 @@ public final class EarlyStop {
 
     /** Validation minibatch size: Python's evaluate() default, so the numbers agree. */
     private static final int EVAL_BATCH = 1024;
+
+    /**
+     * The shape of the network's output for the first example of {@code features}
+     * (inference mode), so that labels of a sequence output can be checked before
+     * training.
+     */
+    public static long[] outputShape(Model model, INDArray features) {
+        INDArray first = features.get(NDArrayIndex.interval(0, 1));
+        INDArray out = model instanceof MultiLayerNetwork
+                ? ((MultiLayerNetwork) model).output(first, false)
+                : ((ComputationGraph) model).output(false, first)[0];
+        return out.shape();
+    }
 
     /** Asked between minibatches whether training should stop; Python implements it. */
     public interface Interrupt {

@@ -14,16 +14,24 @@ import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.dropout.Dropout;
+import org.deeplearning4j.nn.conf.graph.FrozenVertex;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
+import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToRnnPreProcessor;
+import org.deeplearning4j.nn.conf.preprocessor.RnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop;
+import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.transferlearning.FineTuneConfiguration;
@@ -46,6 +54,7 @@ import org.nd4j.linalg.learning.config.NoOp;
 import org.nd4j.linalg.learning.config.RmsProp;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.learning.regularization.Regularization;
+import org.nd4j.linalg.learning.regularization.WeightDecay;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.nd4j.linalg.schedule.ExponentialSchedule;
@@ -55,6 +64,7 @@ import org.nd4j.linalg.schedule.ScheduleType;
 import org.nd4j.linalg.schedule.StepSchedule;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
+import org.nd4j.shade.jackson.databind.node.ObjectNode;
 
 /**
  * Transfer learning through DL4J's own TransferLearning builders: freezing, a new head,
@@ -94,6 +104,9 @@ public final class Transfer {
         Model built = model instanceof MultiLayerNetwork
                 ? rebuild((MultiLayerNetwork) model, spec, fineTune, replaced)
                 : rebuild((ComputationGraph) model, spec, fineTune, replaced);
+        if (spec.path("fineTune").hasNonNull("weightDecay")) {
+            setWeightDecay(built, spec.get("fineTune").get("weightDecay").asDouble());
+        }
         separateUpdaters(built);
         copyUpdaterState(model, built, replaced);
         setCounters(built, iterations(model), epochs(model));
@@ -115,14 +128,24 @@ public final class Transfer {
                 replaced.add(conf.getConf(i).getLayer().getLayerName());
             }
             Layer lowestLayer = unwrapFrozen(conf.getConf(lowest).getLayer());
-            long nIn = ((FeedForwardLayer) lowestLayer).getNIn();
+            long nIn = nIn(lowestLayer);
             InputPreProcessor pre = conf.getInputPreProcess(lowest);
+            RNNFormat sequence = pre == null ? sequenceFormat(lowestLayer) : null;
+            ((ObjectNode) spec).put("sequence", sequence == null ? null : sequence.name());
             b.removeLayersFromOutput(removeTop);
+            int index = lowest;
             for (JsonNode d : spec.path("add")) {
                 b.addLayer(dense(d, nIn));
+                if (sequence != null && index == lowest) {
+                    b.setInputPreProcessor(index, new RnnToFeedForwardPreProcessor(sequence));
+                }
                 nIn = d.get("nOut").asLong();
+                index++;
             }
-            b.addLayer(output(spec.get("head"), nIn));
+            b.addLayer(output(spec.get("head"), nIn, sequence));
+            if (sequence != null && index > lowest) {
+                b.setInputPreProcessor(index, new FeedForwardToRnnPreProcessor(sequence));
+            }
             if (pre != null) {
                 b.setInputPreProcessor(lowest, pre.clone());
             }
@@ -135,7 +158,9 @@ public final class Transfer {
         if (freezeUpTo >= 0) {
             b.setFeatureExtractor(freezeUpTo);
         }
-        return b.build();
+        MultiLayerNetwork built = b.build();
+        setSequenceFormat(built, spec);
+        return built;
     }
 
     private static ComputationGraph rebuild(ComputationGraph graph, JsonNode spec,
@@ -159,8 +184,13 @@ public final class Transfer {
             LayerVertex lowest = (LayerVertex) conf.getVertices().get(current);
             String[] inputs = conf.getVertexInputs().get(current).toArray(new String[0]);
             Layer lowestLayer = unwrapFrozen(lowest.getLayerConf().getLayer());
-            long nIn = ((FeedForwardLayer) lowestLayer).getNIn();
+            long nIn = nIn(lowestLayer);
             InputPreProcessor pre = lowest.getPreProcessor();
+            RNNFormat sequence = pre == null ? sequenceFormat(lowestLayer) : null;
+            ((ObjectNode) spec).put("sequence", sequence == null ? null : sequence.name());
+            if (sequence != null && spec.path("add").size() > 0) {
+                pre = new RnnToFeedForwardPreProcessor(sequence);
+            }
             for (String name : chain) {
                 b.removeVertexAndConnections(name);
                 replaced.add(name);
@@ -179,10 +209,13 @@ public final class Transfer {
             }
             JsonNode head = spec.get("head");
             String name = head.get("name").asText();
+            if (sequence != null && spec.path("add").size() > 0) {
+                pre = new FeedForwardToRnnPreProcessor(sequence);
+            }
             if (pre != null) {
-                b.addLayer(name, output(head, nIn), pre.clone(), inputs);
+                b.addLayer(name, output(head, nIn, sequence), pre.clone(), inputs);
             } else {
-                b.addLayer(name, output(head, nIn), inputs);
+                b.addLayer(name, output(head, nIn, sequence), inputs);
             }
             b.setOutputs(name);
             replaced.add(name);
@@ -192,7 +225,9 @@ public final class Transfer {
             spec.get("freeze").forEach(n -> names.add(n.asText()));
             b.setFeatureExtractor(names.toArray(new String[0]));
         }
-        return b.build();
+        ComputationGraph built = b.build();
+        setSequenceFormat(built, spec);
+        return built;
     }
 
     /**
@@ -245,15 +280,120 @@ public final class Transfer {
         return b.build();
     }
 
-    private static OutputLayer output(JsonNode head, long nIn) {
-        return new OutputLayer.Builder(LossFunctions.LossFunction.valueOf(
-                        head.get("loss").asText()))
-                .name(head.get("name").asText())
-                .nIn(nIn)
-                .nOut(head.get("nOut").asLong())
-                .activation(Activation.valueOf(head.get("activation").asText()))
-                .weightInit(WeightInit.valueOf(head.get("weightInit").asText()))
-                .build();
+    /**
+     * The new head: a dense OutputLayer, or, where the layers below hand it a sequence
+     * ({@code sequence} not null), an RnnOutputLayer that classifies every time step in
+     * that data format.
+     */
+    private static BaseOutputLayer output(JsonNode head, long nIn, RNNFormat sequence) {
+        LossFunctions.LossFunction loss =
+                LossFunctions.LossFunction.valueOf(head.get("loss").asText());
+        BaseOutputLayer.Builder<?> b = sequence == null
+                ? new OutputLayer.Builder(loss)
+                : new RnnOutputLayer.Builder(loss).dataFormat(sequence);
+        b.name(head.get("name").asText());
+        b.nIn(nIn);
+        b.nOut(head.get("nOut").asLong());
+        b.activation(Activation.valueOf(head.get("activation").asText()));
+        b.weightInit(WeightInit.valueOf(head.get("weightInit").asText()));
+        return (BaseOutputLayer) b.build();
+    }
+
+    /**
+     * Sets the data format of a new RNN head again after the build: TransferLearning
+     * drops the one its builder was given, and an RnnOutputLayer without one compares
+     * the wrong axes of its labels.
+     */
+    private static void setSequenceFormat(Model built, JsonNode spec) {
+        if (!spec.hasNonNull("sequence")) {
+            return;
+        }
+        RNNFormat format = RNNFormat.valueOf(spec.get("sequence").asText());
+        String head = spec.get("head").get("name").asText();
+        for (Layer l : configuredLayers(built)) {
+            if (l instanceof RnnOutputLayer && head.equals(l.getLayerName())) {
+                ((RnnOutputLayer) l).setRnnDataFormat(format);
+            }
+        }
+    }
+
+    /** The input size of the lowest removed layer, which the new layers take over. */
+    private static long nIn(Layer layer) {
+        if (layer instanceof Bidirectional) {
+            layer = ((Bidirectional) layer).getFwd();
+        }
+        if (layer instanceof FeedForwardLayer) {
+            return ((FeedForwardLayer) layer).getNIn();
+        }
+        throw new IllegalArgumentException("layer " + layer.getLayerName() + " ("
+                + layer.getClass().getSimpleName() + ") has no input size");
+    }
+
+    /**
+     * The data format of the sequence a removed layer took as input, or null where it
+     * took one row per example: recurrent layers and RNN output layers take sequences.
+     */
+    private static RNNFormat sequenceFormat(Layer layer) {
+        RNNFormat format;
+        if (layer instanceof RnnOutputLayer) {
+            format = ((RnnOutputLayer) layer).getRnnDataFormat();
+        } else if (layer instanceof Bidirectional) {
+            format = ((Bidirectional) layer).getRNNDataFormat();
+        } else if (layer instanceof BaseRecurrentLayer) {
+            format = ((BaseRecurrentLayer) layer).getRnnDataFormat();
+        } else {
+            return null;
+        }
+        // Older checkpoints leave the format unset, meaning DL4J's default NCW; an
+        // RnnOutputLayer built with none compares the wrong axes of its labels.
+        return format == null ? RNNFormat.NCW : format;
+    }
+
+    /**
+     * Gives every trainable layer exactly one weight decay of {@code coefficient} (none
+     * at 0), replacing what FineTuneConfiguration left. In 1.0.0-M2.1 it puts its
+     * WeightDecay on a layer twice (applyToNeuralNetConfiguration sets the list, then
+     * its validation adds the same entries again), so the decay applied per step
+     * doubled. Frozen layers are left alone.
+     */
+    private static void setWeightDecay(Model model, double coefficient) {
+        for (Layer l : configuredLayers(model)) {
+            if (!(l instanceof BaseLayer)) {
+                continue;
+            }
+            BaseLayer b = (BaseLayer) l;
+            List<Regularization> list = new ArrayList<>();
+            if (b.getRegularization() != null) {
+                for (Regularization r : b.getRegularization()) {
+                    if (!(r instanceof WeightDecay)) {
+                        list.add(r);
+                    }
+                }
+            }
+            if (coefficient > 0) {
+                list.add(new WeightDecay(coefficient, true));
+            }
+            b.setRegularization(list);
+        }
+    }
+
+    /** The layer configurations of a network, frozen ones still wrapped. */
+    private static List<Layer> configuredLayers(Model model) {
+        List<Layer> layers = new ArrayList<>();
+        if (model instanceof MultiLayerNetwork) {
+            for (NeuralNetConfiguration c
+                    : ((MultiLayerNetwork) model).getLayerWiseConfigurations().getConfs()) {
+                layers.add(c.getLayer());
+            }
+        } else {
+            for (GraphVertex v
+                    : ((ComputationGraph) model).getConfiguration().getVertices().values()) {
+                if (v instanceof LayerVertex) {
+                    layers.add(((LayerVertex) v).getLayerConf().getLayer());
+                }
+            }
+        }
+        return layers;
     }
 
     /** A DL4J FineTuneConfiguration from the checked settings. */
@@ -359,7 +499,15 @@ public final class Transfer {
         } else {
             ComputationGraph graph = (ComputationGraph) model;
             ComputationGraphConfiguration conf = graph.getConfiguration().clone();
-            for (GraphVertex v : conf.getVertices().values()) {
+            // Vertices without parameters (merge, element-wise, ...) are frozen by
+            // wrapping them in a FrozenVertex, which passes no gradient down: unwrap
+            // them too, or the layers below get none in the second stage.
+            for (Map.Entry<String, GraphVertex> e : conf.getVertices().entrySet()) {
+                GraphVertex v = e.getValue();
+                while (v instanceof FrozenVertex) {
+                    v = ((FrozenVertex) v).getUnderlying();
+                }
+                e.setValue(v);
                 if (v instanceof LayerVertex) {
                     NeuralNetConfiguration c = ((LayerVertex) v).getLayerConf();
                     c.setLayer(unwrapFrozen(c.getLayer()));
