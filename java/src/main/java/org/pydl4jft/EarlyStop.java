@@ -28,7 +28,7 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
  * <p>A stop request (Ctrl-C on the Python side) is polled between minibatches, at most once
  * per {@code checkSeconds} and at every epoch end; the epoch in flight ends after the
  * current minibatch. Divergence and any other failure restore the model as it was before
- * the call, as {@link Trainer#fit} does.
+ * the call (see {@link Trainer}).
  */
 public final class EarlyStop {
     private EarlyStop() {}
@@ -159,7 +159,7 @@ public final class EarlyStop {
         return json.writeValueAsString(result);
     }
 
-    /** The same checks as {@link Trainer#fit}: a non-finite loss or parameter ends it. */
+    /** A non-finite loss or parameter ends training ({@link Trainer.ScoreListener}). */
     private static void checkFinite(Model model, Trainer.ScoreListener scores,
             BatchIterator batches, int e) {
         double total = model.params().sumNumber().doubleValue();
