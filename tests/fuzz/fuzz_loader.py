@@ -10,7 +10,7 @@ failure.
 Run the full set (thousands of cases, in worker processes so that a crash is seen and
 the run goes on):
 
-    python tests/fuzz/fuzz_loader.py --cases 3000 --workers 1 --seed 1
+    python tests/fuzz/fuzz_loader.py --cases 3000 --seed 1
 
 A worker that dies or stops answering is reported with the case it was on. The summary
 (JSON on stdout) counts the outcomes by error class.
