@@ -302,6 +302,25 @@ def legacy_custom_layers(config) -> list[str]:
     return sorted(set(found))
 
 
+def moved_classes(missing: Iterable[str], known: Iterable[str]) -> dict[str, str]:
+    """DL4J/ND4J classes of ``missing`` that now live in another package: old -> new.
+
+    DL4J 1.0.0-M2 moved, e.g., the Keras-import preprocessors into deeplearning4j-nn;
+    a file written before names them by the old package.
+    """
+    by_simple: dict[str, list[str]] = {}
+    for name in known:
+        if name.startswith(OWN_PREFIXES):
+            by_simple.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    moved = {}
+    for name in missing:
+        if name.startswith(OWN_PREFIXES):
+            candidates = by_simple.get(name.rsplit(".", 1)[-1], [])
+            if len(candidates) == 1:
+                moved[name] = candidates[0]
+    return moved
+
+
 def missing_classes(config, classpath: Iterable[Path | str]) -> list[str]:
     """Classes the configuration names that no jar on ``classpath`` holds."""
     known = jar_classes(classpath)
@@ -347,6 +366,13 @@ def check_classes(path: Path, config, classpath: Iterable[Path | str]) -> None:
             what.append(
                 f"classes named like DL4J's that no jar on the classpath holds: "
                 f"{', '.join(inside)}"
+            )
+        moved = moved_classes(inside, known)
+        if moved:
+            what.append(
+                "DL4J 1.0.0-M2.1 has "
+                + ", ".join(f"{old} as {new}" for old, new in moved.items())
+                + " (the file uses the names from before DL4J moved them)"
             )
         raise UnknownClassError(
             f"{path} names {'; and '.join(what)} (first at "

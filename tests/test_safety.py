@@ -310,3 +310,14 @@ def _empty_zip(path):
     with zipfile.ZipFile(path, "w"):
         pass
     return path
+
+
+def test_a_class_dl4j_moved_is_named_with_its_new_place(jvm):
+    from py_dl4j_ft import _jvm, _safety
+
+    known = _safety.jar_classes(_jvm.classpath())
+    old = "org.deeplearning4j.nn.modelimport.keras.preprocessors.ReshapePreprocessor"
+    assert old not in known
+    assert _safety.moved_classes([old, "org.deeplearning4j.NoSuchThing"], known) == {
+        old: "org.deeplearning4j.preprocessors.ReshapePreprocessor"
+    }
