@@ -107,7 +107,8 @@ class PreTrainedModel:
     ):
         self.java_model = java_model
         self.kind = kind
-        self.source = source
+        # Absolute, so that save/export still know it after a change of directory.
+        self.source = None if source is None else Path(source).absolute()
         self.normalizer = normalizer
         self.history: list[EpochRecord] = []
         self._info = None
@@ -195,7 +196,7 @@ class PreTrainedModel:
             )
         model = cls(net, found.kind, found.path, norm)
         if normalizer is not None:
-            model._normalizer_file = Path(normalizer)
+            model._normalizer_file = Path(normalizer).absolute()
         log.info(
             "loaded %s %s: %d parameters%s",
             found.kind,

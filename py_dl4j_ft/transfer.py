@@ -467,6 +467,7 @@ def transfer(
     with _jvm.java_errors("rebuilding the model with DL4J's TransferLearning"):
         net = _jvm.helper("Transfer").rebuild(model.java_model, json.dumps(spec))
     built = PreTrainedModel(net, model.kind, model.source, model.normalizer)
+    built._normalizer_file = model._normalizer_file
     if reset_counters:
         set_counters(built, 0, 0)
     if fine_tune is not None and fine_tune.rate_only:
@@ -497,6 +498,7 @@ def unfreeze(model: PreTrainedModel, *, fine_tune: FineTune | None = None):
     with _jvm.java_errors("unfreezing the model"):
         net = _jvm.helper("Transfer").unfreeze(model.java_model)
     unfrozen = PreTrainedModel(net, model.kind, model.source, model.normalizer)
+    unfrozen._normalizer_file = model._normalizer_file
     if fine_tune is not None:
         unfrozen = transfer(unfrozen, fine_tune=fine_tune)
     return unfrozen

@@ -466,3 +466,23 @@ def test_upgrade_warns_when_the_model_cannot_predict(jvm, workdir, caplog):
     loud = run("upgrade", "iris.zip", "iris3.zip")
     assert loud.stdout == "" and "cannot predict" not in loud.stderr
     assert loud.stderr.startswith("upgraded iris.zip to iris3.zip")
+
+
+def test_save_still_knows_its_source_after_a_change_of_directory(jvm, workdir):
+    copy(LOAN, workdir, "loan.zip")
+    copy(LOAN_NORMALIZER, workdir, "normalizer.bin")
+    before = sha256(workdir / "loan.zip"), sha256(workdir / "normalizer.bin")
+    # Relative paths, as a user types them; then the process moves elsewhere.
+    model = PreTrainedModel.load("loan.zip", normalizer="normalizer.bin")
+    from py_dl4j_ft import transfer
+
+    derived = transfer.transfer(model, freeze=1, n_classes=3)
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    os.chdir(elsewhere)
+    for m in (model, derived):
+        with pytest.raises(OutputExistsError, match="the model's source"):
+            m.save(workdir / "loan.zip", overwrite=True)
+        with pytest.raises(OutputExistsError, match="the normalizer file"):
+            m.save(workdir / "normalizer.bin", overwrite=True)
+    assert (sha256(workdir / "loan.zip"), sha256(workdir / "normalizer.bin")) == before
