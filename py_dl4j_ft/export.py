@@ -142,9 +142,14 @@ def collect(model) -> tuple[dict[str, np.ndarray], dict]:
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for index, row in enumerate(info["layers"]):
-        kind = row["type"]
         name = str(row["name"])
         conf, preprocessor = _layer_config(model.kind, config, index, name)
+        frozen = row["type"] in _FROZEN and "wraps" in row
+        if frozen:
+            # A frozen layer holds the parameters of the layer it wraps, laid out alike.
+            row = {**row, "type": row["wraps"]}
+            conf = conf.get("layer") or conf.get("underlying") or conf
+        kind = row["type"]
         table = _param_table(model, index, name) if row["params"] else {}
         layout = _WEIGHTED.get(kind)
         if table and (layout is None or set(table) - set(layout)):
@@ -152,8 +157,8 @@ def collect(model) -> tuple[dict[str, np.ndarray], dict]:
             raise UnsupportedLayerError(
                 f"layer {name!r} ({kind}) has parameters {sorted(table)}, which "
                 f"this exporter cannot lay out (it exports {known} and layers without "
-                "parameters); export the flat parameter vector from DL4J instead or "
-                "replace the layer",
+                "parameters); replace the layer, or read its arrays with DL4J's "
+                "paramTable() yourself",
                 layer=name,
                 layer_class=kind,
             )
@@ -166,6 +171,8 @@ def collect(model) -> tuple[dict[str, np.ndarray], dict]:
                 layer_class=kind,
             )
         entry = _describe(row, conf, preprocessor)
+        if frozen:
+            entry["frozen"] = True
         params = {}
         for key, value in table.items():
             array = _to_usual_layout(kind, key, value)
@@ -191,6 +198,9 @@ def collect(model) -> tuple[dict[str, np.ndarray], dict]:
         architecture["normalizer"] = {"type": kind, "arrays": sorted(stats)}
         arrays.update({f"normalizer.{k}": v for k, v in stats.items()})
     return arrays, architecture
+
+
+_FROZEN = ("FrozenLayer", "FrozenLayerWithBackprop")
 
 
 def _is_graph_vertex(row: dict) -> bool:

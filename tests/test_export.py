@@ -314,3 +314,22 @@ def test_cli_export(jvm, tmp_path):
     )
     assert graves.exit_code == 4 and "GravesLSTM" in graves.output
     assert sha256(source) == before
+
+
+def test_a_transferred_model_with_frozen_layers_exports(jvm, tmp_path):
+    from py_dl4j_ft import transfer
+
+    base = ft.PreTrainedModel.load(checkpoint(IRIS))
+    model = transfer.transfer(base, freeze=2, n_classes=2)
+    x, y = standardized_iris()
+    model.fine_tune(x, (y == 2).astype(int), 0.05, epochs=2, batch_size=50)
+    arrays = _export(model, tmp_path)
+    layers = json.loads(str(arrays["architecture"]))["layers"]
+    assert [layer.get("frozen", False) for layer in layers] == [True, True, False]
+    assert [layer["type"] for layer in layers] == ["DenseLayer"] * 2 + ["OutputLayer"]
+    # Frozen layers still hold the checkpoint's weights, in the usual layout.
+    (tmp_path / "base").mkdir()
+    base_arrays = _export(base, tmp_path / "base")
+    np.testing.assert_array_equal(arrays["layer0.weight"], base_arrays["layer0.weight"])
+    assert arrays["new_output.weight"].shape == (2, 3)
+    np.testing.assert_allclose(numpy_forward(arrays, x), model.predict(x), RTOL, ATOL)
