@@ -603,6 +603,7 @@ class PreTrainedModel:
         _check_count("batch_size", batch_size)
         x, rows = self._features_to_java(features)
         y = self._labels_to_java(labels, rows)
+        training.check_sequence_labels(self, x, y, "evaluation")
         with _jvm.java_errors("evaluating"):
             metrics = _jvm.helper("Inference").evaluate(
                 self.java_model, x, y, batch_size, self.is_classifier

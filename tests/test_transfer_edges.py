@@ -138,6 +138,9 @@ def test_sequence_labels_with_the_wrong_number_of_steps_are_refused(jvm):
         model.fine_tune(x, y, 0.01, validation_data=(x, y[:, :, :5]))
     with pytest.raises(errors.LabelError, match=r"training labels.*\[6, 1, 7\]"):
         model.fine_tune(x, y[:, :, :5], 0.01)
+    with pytest.raises(errors.LabelError, match=r"evaluation labels.*\[6, 1, 7\]"):
+        model.evaluate(x, y[:, :, :5])
+    assert np.isfinite(model.evaluate(x, y)["mse"])
     after = T.parameters(model)
     assert all(np.array_equal(before[k], after[k]) for k in before)
 
