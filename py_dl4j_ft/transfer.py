@@ -436,8 +436,8 @@ def transfer(
     gone = [n for n in frozen if n in removed]
     if gone:
         raise NothingToTrainError(
-            f"layers {gone} are asked to be frozen but the new head removes them; "
-            f"freeze only layers below {removed[-1]!r}"
+            f"freeze={freeze!r} freezes layers {gone}, but remove_top={remove_top} "
+            f"removes them for the new head; freeze only layers below {removed[-1]!r}"
         )
     output = names[-1]
     if n_classes is None and output in frozen:
@@ -787,10 +787,10 @@ def _frozen_names(model, freeze, states) -> list[str]:
     if freeze is None:
         return []
     if isinstance(freeze, (int, np.integer)) and not isinstance(freeze, bool):
-        if not 1 <= freeze <= len(names):
+        if not 0 <= freeze <= len(names):
             raise ArgumentError(
-                f"freeze={freeze}, but the model has {len(names)} layers with "
-                f"parameters or not ({names}); freeze from 1 to {len(names) - 1}"
+                f"freeze={freeze}, but the model has {len(names)} layers in all "
+                f"({names}); freeze from 0 (nothing) to {len(names) - 1}"
             )
         return names[: int(freeze)]
     if isinstance(freeze, str):
@@ -911,7 +911,7 @@ def _dense(h) -> Dense:
     _whole("units", h.units, ArgumentError)
     if h.units > MAX_UNITS:
         raise ArgumentError(
-            f"units must be at most {MAX_UNITS}; got {h.units} for a hidden layer"
+            f"hidden layer units must be at most {MAX_UNITS}; got {h.units}"
         )
     if not _is_real(h.dropout) or not 0 <= h.dropout < 1:
         raise ArgumentError(f"dropout must lie in [0, 1); got {h.dropout!r}")

@@ -426,7 +426,7 @@ def test_two_stage_trains_the_head_then_everything(jvm, iris_data):
     ("options", "error", "words"),
     [
         ({"freeze": 4}, errors.ArgumentError, "has 3 layers"),
-        ({"freeze": 0}, errors.ArgumentError, "freeze from 1 to 2"),
+        ({"freeze": -1}, errors.ArgumentError, r"freeze from 0 \(nothing\) to 2"),
         ({"freeze": ["dense9"]}, errors.LayerNotFoundError, "no such layer"),
         ({"freeze": 3}, errors.NothingToTrainError, "output layer"),
         ({"freeze": ["layer2"]}, errors.NothingToTrainError, "output layer"),
@@ -636,3 +636,9 @@ def test_a_seeded_new_head_starts_the_same_whatever_ran_before(jvm, seed):
     assert np.array_equal(heads[0], heads[1])
     other = T.transfer(base, freeze=2, n_classes=2, fine_tune=T.FineTune(seed=8))
     assert not np.array_equal(heads[0], T.parameters(other)["new_output/W"])
+
+
+def test_freeze_zero_freezes_nothing(jvm):
+    new = T.transfer(load(jvm, IRIS), freeze=0, n_classes=2)
+    assert new.frozen_layers == []
+    assert new.learning_rates.keys() == {"layer0", "layer1", "new_output"}
