@@ -426,7 +426,7 @@ def test_two_stage_trains_the_head_then_everything(jvm, iris_data):
     ("options", "error", "words"),
     [
         ({"freeze": 4}, errors.ArgumentError, "has 3 layers"),
-        ({"freeze": -1}, errors.ArgumentError, r"freeze from 0 \(nothing\) to 2"),
+        ({"freeze": -1}, errors.ArgumentError, "freeze from 0 (nothing) to 2"),
         ({"freeze": ["dense9"]}, errors.LayerNotFoundError, "no such layer"),
         ({"freeze": 3}, errors.NothingToTrainError, "output layer"),
         ({"freeze": ["layer2"]}, errors.NothingToTrainError, "output layer"),
