@@ -122,6 +122,10 @@ def _state() -> dict:
     )
 
 
+# What interrupted the command, for its one-line message.
+_signal_received = "Ctrl-C"
+
+
 def _fail(error: BaseException) -> None:
     if _state()["verbose"]:
         trace = getattr(error, "java_trace", "")
@@ -129,6 +133,8 @@ def _fail(error: BaseException) -> None:
     message = " ".join(str(error).split())
     if isinstance(error, ArgumentError):
         message = _option_names(message)
+    if _signal_received == "SIGTERM":
+        message = message.replace("(Ctrl-C)", "(SIGTERM)")
     click.echo(f"error: {message}", err=True)
     sys.exit(getattr(error, "exit_code", 1))
 
@@ -207,7 +213,8 @@ def _guarded(command):
         except KeyboardInterrupt:
             # Before or after training (JVM start, loading, saving): nothing was kept.
             click.echo(
-                "error: interrupted (Ctrl-C) outside training; nothing was written",
+                f"error: interrupted ({_signal_received}) outside training; nothing "
+                "was written",
                 err=True,
             )
             sys.exit(130)
@@ -1269,6 +1276,8 @@ def export_command(model, normalizer, fmt, out, overwrite):
 
 def _terminate_like_ctrl_c(signum, frame) -> None:
     """SIGTERM (docker stop, systemd, timeout) does what Ctrl-C does at that moment."""
+    global _signal_received
+    _signal_received = "SIGTERM"
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):
         handler(signal.SIGINT, frame)

@@ -75,6 +75,7 @@ def test_sigterm_during_fine_tune_saves_and_exits_130(jvm, tmp_path):
     assert process.returncode == 130, stderr
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and f"saved it to {out}" in errors[0], stderr
+    assert errors[0].startswith("error: training interrupted (SIGTERM)"), errors[0]
     assert PreTrainedModel.load(out).evaluate(x, y)["accuracy"] > 0.9
     # The JVM did not crash: no crash report, nothing but our files in the folder.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["iris.npz", "out.zip"]
