@@ -1021,9 +1021,10 @@ def transfer_command(
     Validation and early stopping apply to each stage. Ctrl-C stops at the next
     minibatch, saves the model kept so far to --out, and exits with code 130.
 
-    --json reports "before" (MODEL's metrics on the check data) only when MODEL is a
-    classifier with --n-classes outputs; otherwise its outputs do not fit the labels
-    and "before" is left out. "frozen_layers" lists the layers stage 1 froze.
+    MODEL's own metrics on the check data ("before:", and "before" in --json) are
+    reported only when MODEL is a classifier with --n-classes outputs; otherwise its
+    outputs do not fit the labels. --json's "frozen_layers" lists the layers stage 1
+    froze.
     """
     from .transfer import Dense
 
@@ -1044,8 +1045,11 @@ def transfer_command(
         plot,
     )
     before = None
-    if as_json and m.is_classifier and m.n_outputs == n_classes:
+    if m.is_classifier and m.n_outputs == n_classes:
+        # MODEL's own outputs fit the new labels only then.
         before = m.evaluate(check.features, check.labels)
+        if not as_json:
+            click.echo(f"before: {_metrics_line(before)}")
     head = {
         "n_classes": n_classes,
         "remove_top": remove_top,

@@ -373,6 +373,12 @@ def test_transfer_freeze_zero_and_json_report(jvm, workdir):
     four = run(*args, "--n-classes", "4", "--out", "four.zip")
     assert four.exit_code == 0, four.stderr
     assert "before" not in json.loads(four.stdout)
+    # Without --json, the same "before:" line as fine-tune, when it is reported at all.
+    text = run(*args[:-1], "--n-classes", "3", "--out", "text.zip")
+    assert text.exit_code == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith("before: ") and lines[-1].startswith("after: ")
+    assert f"accuracy {expected['accuracy']:.4f}" in lines[0]
 
 
 # Ctrl-C before training: one line, exit 130.
