@@ -203,7 +203,12 @@ def _run_maven(
             classifier,
         )
     log.debug("running %s", " ".join(cmd))
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except BaseException:
+        # Ctrl-C or SIGTERM while Maven runs: leave no half-built folder behind.
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     if done.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
         errors = [
