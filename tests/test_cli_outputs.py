@@ -492,3 +492,17 @@ def test_save_still_knows_its_source_after_a_change_of_directory(jvm, workdir):
         with pytest.raises(OutputExistsError, match="the normalizer file"):
             m.save(workdir / "normalizer.bin", overwrite=True)
     assert (sha256(workdir / "loan.zip"), sha256(workdir / "normalizer.bin")) == before
+
+
+def test_setup_interrupted_while_maven_runs_leaves_no_partial_folder(
+    tmp_path, monkeypatch
+):
+    def interrupted(*args, **kwargs):
+        assert (tmp_path / "cpu.partial").is_dir()  # Maven's scratch folder exists
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_jars.subprocess, "run", interrupted)
+    settings = _settings.resolve(jar_cache=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        _jars._run_maven(settings, tmp_path / "cpu", tmp_path / "h.jar", True)
+    assert list(tmp_path.iterdir()) == []
