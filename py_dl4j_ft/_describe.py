@@ -578,6 +578,10 @@ def _inner_layer(ltype: str, body: dict) -> dict | None:
     return None
 
 
+def _features(n: int) -> str:
+    return "1 feature" if n == 1 else f"{n} features"
+
+
 def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -757,7 +761,7 @@ def _input_type(config, layers: list[LayerSummary], kind: str) -> str | None:
     if first.kernel is not None and first.n_in is not None:
         return f"images with {first.n_in} channels"
     if first.type.startswith(("LSTM", "GravesLSTM", "SimpleRnn", "Bidirectional")):
-        return f"sequences of {first.n_in} features"
+        return f"sequences of {_features(first.n_in)}"
     if first.n_in is not None:
-        return f"{first.n_in} features"
+        return _features(first.n_in)
     return None

@@ -797,7 +797,7 @@ def predict(
     """Run MODEL on the features in --data (a label column, if named, is dropped)."""
     if out is not None:
         if out.suffix.lower() not in (".npy", ".csv"):
-            raise DataError(f"--out must end in .npy or .csv; got {out.name}")
+            raise ArgumentError(f"--out must end in .npy or .csv; got {out.name}")
         _check_outputs(
             overwrite,
             [

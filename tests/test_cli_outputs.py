@@ -512,3 +512,12 @@ def test_setup_interrupted_while_maven_runs_leaves_no_partial_folder(
     with pytest.raises(KeyboardInterrupt):
         _jars._run_maven(settings, tmp_path / "cpu", tmp_path / "h.jar", True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_out_with_another_ending_is_a_usage_error(workdir):
+    copy(IRIS, workdir, "iris.zip")
+    np.save(workdir / "x.npy", np.zeros((2, 4), np.float32))
+    result = run("predict", "iris.zip", "--data", "x.npy", "--out", "p.zip")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("error: --out must end in .npy or .csv; got p.zip")
+    assert not (workdir / "p.zip").exists()
