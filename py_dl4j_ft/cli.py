@@ -122,6 +122,15 @@ def _state() -> dict:
     )
 
 
+class _LogFormat(logging.Formatter):
+    """Warnings as the CLI's own read (``warning: ...``); -v detail names its logger."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {record.getMessage()}"
+        return f"{record.levelname} {record.name}: {record.getMessage()}"
+
+
 # What interrupted the command, for its one-line message.
 _signal_received = "Ctrl-C"
 
@@ -190,6 +199,9 @@ def _guarded(command):
             stream=sys.stderr,
             format="%(levelname)s %(name)s: %(message)s",
         )
+        for handler in logging.getLogger().handlers:
+            if type(handler) is logging.StreamHandler:  # basicConfig's, not a test's
+                handler.setFormatter(_LogFormat())
         try:
             _jvm.configure(
                 backend=state.get("backend"),

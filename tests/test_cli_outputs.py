@@ -521,3 +521,22 @@ def test_predict_out_with_another_ending_is_a_usage_error(workdir):
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("error: --out must end in .npy or .csv; got p.zip")
     assert not (workdir / "p.zip").exists()
+
+
+def test_cli_warnings_read_like_its_own(jvm, workdir):
+    import subprocess
+
+    source = checkpoint(
+        "deeplearning4j__dl4j-test-resources/071_ModelSerializer_Regression_CNN_1.zip"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "py_dl4j_ft", "upgrade", str(source), "up.zip"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    warnings = [ln for ln in done.stderr.splitlines() if "cannot predict" in ln]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: "), done.stderr
+    assert (workdir / "up.zip").is_file()
