@@ -78,6 +78,7 @@ class CheckpointFile:
     has_updater_state: bool
     has_normalizer: bool
     legacy_dropout: bool = False
+    moved_classes: bool = False
 
 
 def inspect(
@@ -183,6 +184,7 @@ def inspect(
         UPDATER_STATE in names,
         NORMALIZER in names,
         kind == "ComputationGraph" and _drop_zero_dropout(config),
+        _rename_moved_classes(config),
     )
 
 
@@ -396,6 +398,20 @@ def check_normalizer_bytes(head: bytes, where: str) -> None:
     )
 
 
+def _rename_moved_classes(node) -> bool:
+    """Gives classes DL4J moved their new names (see _safety.MOVED_CLASSES), in place.
+
+    Returns True if any were renamed.
+    """
+    renamed = False
+    for o in _objects(node):
+        name = o.get("@class")
+        if isinstance(name, str) and name in _safety.MOVED_CLASSES:
+            o["@class"] = _safety.MOVED_CLASSES[name]
+            renamed = True
+    return renamed
+
+
 def _drop_zero_dropout(node) -> bool:
     """Removes ``"dropOut": 0.0`` entries in place; True if there were any.
 
@@ -413,10 +429,10 @@ def _drop_zero_dropout(node) -> bool:
 def loadable_copy(found: CheckpointFile):
     """Yields a path DL4J can load: the file itself, or a patched temporary copy.
 
-    The copy differs only in configuration.json (see :func:`_drop_zero_dropout`); the
-    original file is only read.
+    The copy differs only in configuration.json (see :func:`_drop_zero_dropout` and
+    :func:`_rename_moved_classes`); the original file is only read.
     """
-    if not found.legacy_dropout:
+    if not (found.legacy_dropout or found.moved_classes):
         yield found.path
         return
     fd, tmp = tempfile.mkstemp(prefix="py_dl4j_ft-", suffix=".zip")
@@ -437,7 +453,9 @@ def _write_patched_copy(found: CheckpointFile, fd: int) -> None:
             for item in src.infolist():
                 if item.filename == CONFIGURATION:
                     config = json.loads(src.read(item))
-                    _drop_zero_dropout(config)
+                    if found.legacy_dropout:
+                        _drop_zero_dropout(config)
+                    _rename_moved_classes(config)
                     dst.writestr(CONFIGURATION, json.dumps(config, indent=2))
                 else:
                     with src.open(item) as data, dst.open(item.filename, "w") as copy:

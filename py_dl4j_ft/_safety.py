@@ -302,6 +302,19 @@ def legacy_custom_layers(config) -> list[str]:
     return sorted(set(found))
 
 
+# Classes DL4J 1.0.0-M2 moved from modelimport into deeplearning4j-nn; files saved by
+# Keras-imported models before then name the old package, which M2.1 no longer has.
+_OLD_KERAS_PREPROCESSORS = "org.deeplearning4j.nn.modelimport.keras.preprocessors."
+MOVED_CLASSES = {
+    _OLD_KERAS_PREPROCESSORS + name: "org.deeplearning4j.preprocessors." + name
+    for name in (
+        "KerasFlattenRnnPreprocessor",
+        "PermutePreprocessor",
+        "ReshapePreprocessor",
+    )
+}
+
+
 def moved_classes(missing: Iterable[str], known: Iterable[str]) -> dict[str, str]:
     """DL4J/ND4J classes of ``missing`` that now live in another package: old -> new.
 
@@ -324,7 +337,8 @@ def moved_classes(missing: Iterable[str], known: Iterable[str]) -> dict[str, str
 def missing_classes(config, classpath: Iterable[Path | str]) -> list[str]:
     """Classes the configuration names that no jar on ``classpath`` holds."""
     known = jar_classes(classpath)
-    return sorted({c for c, _ in class_names(config) if c not in known})
+    names = {MOVED_CLASSES.get(c, c) for c, _ in class_names(config)}
+    return sorted(names - known)
 
 
 def foreign_classes(config) -> list[str]:
@@ -352,7 +366,8 @@ def check_classes(path: Path, config, classpath: Iterable[Path | str]) -> None:
         )
     named = {}
     for name, where in class_names(config):
-        named.setdefault(name, where)
+        # A class DL4J moved is loaded under its new name (see _checkpoint).
+        named.setdefault(MOVED_CLASSES.get(name, name), where)
     foreign = sorted(n for n in named if not n.startswith(OWN_PREFIXES))
     known = jar_classes(classpath)
     missing = sorted(n for n in named if n not in known)

@@ -106,11 +106,24 @@ def test_legacy_zero_dropout_is_patched_in_a_copy_only():
 
 def test_modern_graph_is_loaded_as_is():
     found = _checkpoint.inspect(
-        checkpoint("Hwanghyebin99__Refresh_RestApi_Server/MyMultiLayerNetwork.zip")
+        checkpoint(
+            "KonduitAI__dl4j-test-resources/SyntheticBidirectionalRNNGraph_100b6.bin"
+        )
     )
     assert found.kind == "ComputationGraph" and not found.legacy_dropout
+    assert not found.moved_classes
     with _checkpoint.loadable_copy(found) as same:
         assert same == found.path
+    # An M1 graph naming Keras preprocessors by their pre-M2 package gets a copy.
+    m1 = _checkpoint.inspect(
+        checkpoint("Hwanghyebin99__Refresh_RestApi_Server/MyMultiLayerNetwork.zip")
+    )
+    assert m1.moved_classes and not m1.legacy_dropout
+    with _checkpoint.loadable_copy(m1) as copy:
+        assert copy != m1.path
+        config = zipfile.ZipFile(copy).read("configuration.json")
+        assert b"modelimport.keras.preprocessors" not in config
+        assert b"org.deeplearning4j.preprocessors.ReshapePreprocessor" in config
 
 
 def _with_entry(source, tmp_path, name, transform):

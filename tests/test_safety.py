@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import checkpoint
+from conftest import checkpoint, sha256
 
 from py_dl4j_ft import PreTrainedModel, ZipLimits, inspect_checkpoint
 from py_dl4j_ft.cli import cli
@@ -321,3 +321,44 @@ def test_a_class_dl4j_moved_is_named_with_its_new_place(jvm):
     assert _safety.moved_classes([old, "org.deeplearning4j.NoSuchThing"], known) == {
         old: "org.deeplearning4j.preprocessors.ReshapePreprocessor"
     }
+
+
+def test_a_file_naming_classes_from_before_dl4j_moved_them_loads(jvm, tmp_path):
+    import subprocess
+
+    from conftest import ROOT
+
+    from py_dl4j_ft import _jars, _jvm
+
+    # A network with a ReshapePreprocessor (what Keras import adds), saved by DL4J...
+    jars = [j for j in _jars.classpath(_jvm.settings()) if "py-dl4j-ft-helper" not in j]
+    current = tmp_path / "current.zip"
+    done = subprocess.run(
+        ["java", "-cp", ":".join(jars), str(ROOT / "tests/java/SaveWithReshape.java"),
+         str(current)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    # ...and the same file as DL4J before 1.0.0-M2 names the class.
+    old = tmp_path / "saved_by_m1.zip"
+    with zipfile.ZipFile(current) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "configuration.json":
+                new_name = b"org.deeplearning4j.preprocessors.ReshapePreprocessor"
+                assert new_name in data
+                data = data.replace(
+                    new_name,
+                    b"org.deeplearning4j.nn.modelimport.keras.preprocessors."
+                    b"ReshapePreprocessor",
+                )
+            dst.writestr(item, data)
+    before = sha256(old)
+
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    loaded = PreTrainedModel.load(old)
+    np.testing.assert_array_equal(
+        loaded.predict(x), PreTrainedModel.load(current).predict(x)
+    )
+    assert inspect_checkpoint(old).missing_classes == []
+    assert sha256(old) == before  # renamed in a temporary copy only
