@@ -570,15 +570,22 @@ class PreTrainedModel:
 
     # Inference.
 
-    def predict(self, features, *, batch_size: int = 1024) -> np.ndarray:
-        """The network's output for each row: class probabilities for a classifier."""
+    def predict(
+        self, features, *, batch_size: int = 1024, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The network's output for each row: class probabilities for a classifier.
+
+        ``out``, a writeable C-contiguous array of the output's shape and the model's
+        dtype (e.g. the result of an earlier call), is filled and returned instead of a
+        new array: for repeated calls on batches of one size, that saves fresh memory.
+        """
         _check_count("batch_size", batch_size)
         x, _ = self._features_to_java(features)
         with _jvm.java_errors("predicting"):
-            out = _jvm.helper("Inference").predict(self.java_model, x, batch_size)
+            result = _jvm.helper("Inference").predict(self.java_model, x, batch_size)
             if self.normalizer is not None and self.normalizer.isFitLabel():
-                self.normalizer.revertLabels(out)
-        return _arrays.from_java(out)
+                self.normalizer.revertLabels(result)
+        return _arrays.from_java(result, out=out)
 
     def predict_classes(self, features, *, batch_size: int = 1024) -> np.ndarray:
         """The most probable class of each row, as integer ids."""

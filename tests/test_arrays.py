@@ -93,3 +93,38 @@ def test_input_is_not_modified(jvm):
 def test_bad_arrays_are_refused_before_crossing(bad, message):
     with pytest.raises(DataError, match=message):
         _arrays.prepare(bad, np.dtype(np.float32), "features")
+
+
+def test_reused_targets_are_filled_in_place(jvm):
+    first = _arrays.prepare(VALUES, np.dtype(np.float32), "features")
+    second = _arrays.prepare(VALUES * 3, np.dtype(np.float32), "features")
+    target = _arrays.to_java(first)
+    assert _arrays.to_java(second, out=target) is target
+    back = np.full(VALUES.shape, np.nan, dtype=np.float32)
+    assert _arrays.from_java(target, out=back) is back
+    np.testing.assert_array_equal(back, second)
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: np.empty((2, 3, 5), np.float32), r"shape \(2, 3, 4\)"),
+        (lambda: np.empty((2, 3, 4), np.float64), "dtype float32"),
+        (lambda: np.empty((2, 4, 3), np.float32).transpose(0, 2, 1), "C-contiguous"),
+        (lambda: [0.0] * 24, "got list"),
+    ],
+)
+def test_a_reused_numpy_target_must_fit(jvm, make, words):
+    from py_dl4j_ft.errors import ArgumentError
+
+    array = _arrays.to_java(_arrays.prepare(VALUES, np.dtype(np.float32), "x"))
+    with pytest.raises(ArgumentError, match=words):
+        _arrays.from_java(array, out=make())
+
+
+def test_a_reused_indarray_target_must_fit(jvm):
+    from py_dl4j_ft.errors import ArgumentError
+
+    small = _arrays.to_java(_arrays.prepare(VALUES[:1], np.dtype(np.float32), "x"))
+    with pytest.raises(ArgumentError, match=r"shape \[2, 3, 4\] and type FLOAT"):
+        _arrays.to_java(_arrays.prepare(VALUES, np.dtype(np.float32), "x"), out=small)

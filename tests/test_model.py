@@ -10,6 +10,7 @@ from conftest import checkpoint, mnist_test_set, sha256, standardized_iris
 
 from py_dl4j_ft import PreTrainedModel, load_dataset
 from py_dl4j_ft.errors import (
+    ArgumentError,
     CheckpointNotFoundError,
     CorruptCheckpointError,
     DataError,
@@ -445,3 +446,16 @@ def test_a_checkpoint_with_nan_parameters_is_refused(jvm, tmp_path):
             dst.writestr(item, data)
     with pytest.raises(CorruptCheckpointError, match="non-finite parameters"):
         PreTrainedModel.load(bad)
+
+
+def test_predict_fills_a_reused_array(jvm):
+    model = PreTrainedModel.load(checkpoint(IRIS))
+    x, _ = standardized_iris()
+    expected = model.predict(x[:50])
+    target = np.full((50, 3), np.nan, dtype=np.float32)
+    assert model.predict(x[:50], out=target) is target
+    np.testing.assert_array_equal(target, expected)
+    model.predict(x[50:100], out=target)  # the next batch of the same size
+    np.testing.assert_array_equal(target, model.predict(x[50:100]))
+    with pytest.raises(ArgumentError, match=r"shape \(50, 3\)"):
+        model.predict(x[:50], out=np.empty((50, 4), np.float32))

@@ -31,6 +31,24 @@ public final class ArrayBridge {
         return array;
     }
 
+    /**
+     * Copies {@code src}'s bytes into {@code dst}, an existing dense C-ordered INDArray of
+     * exactly that size (a target reused between calls: no allocation).
+     */
+    public static void copyFrom(ByteBuffer src, INDArray dst) {
+        if (!isDenseC(dst)) {
+            throw new IllegalArgumentException("target is not a dense C-ordered array");
+        }
+        long bytes = dst.length() * dst.dataType().width();
+        if (src.remaining() != bytes) {
+            throw new IllegalArgumentException(
+                    "buffer holds " + src.remaining() + " bytes, target needs " + bytes);
+        }
+        ByteBuffer to = dst.data().asNio().order(ByteOrder.nativeOrder());
+        to.clear();
+        to.put(src.duplicate().order(ByteOrder.nativeOrder()));
+    }
+
     /** Copies {@code src} in C order into {@code dst}, which must be exactly its size. */
     public static void copyInto(INDArray src, ByteBuffer dst) {
         INDArray dense = isDenseC(src) ? src : src.dup('c');
