@@ -1077,31 +1077,18 @@ def transfer_command(
         "min_delta": min_delta,
     }
     try:
-        if freeze == 0:
-            result = _two_stage_unfrozen(
-                m,
-                train,
-                head,
-                updater,
-                head_epochs,
-                head_lr,
-                epochs,
-                learning_rate,
-                fit,
-            )
-        else:
-            result = m.two_stage(
-                train.features,
-                train.labels,
-                freeze=freeze,
-                updater=updater,
-                head_epochs=head_epochs,
-                head_learning_rate=head_lr,
-                epochs=epochs,
-                learning_rate=learning_rate,
-                **head,
-                **fit,
-            )
+        result = m.two_stage(
+            train.features,
+            train.labels,
+            freeze=freeze,
+            updater=updater,
+            head_epochs=head_epochs,
+            head_learning_rate=head_lr,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            **head,
+            **fit,
+        )
     except TrainingInterruptedError as e:
         saved = e.model.save(out, overwrite=overwrite)
         raise TrainingInterruptedError(
@@ -1117,7 +1104,7 @@ def transfer_command(
             json.dumps(
                 {
                     **report,
-                    "frozen_layers": _stage_one_frozen(m, freeze, head),
+                    "frozen_layers": list(result.frozen),
                     "head_loss": result.head.loss,
                     "loss": result.full.loss,
                     "head_best_epoch": result.head.best_epoch,
@@ -1141,47 +1128,6 @@ def transfer_command(
         _say(f"wrote the loss curve of both stages to {plot}")
     click.echo(f"after:  {_metrics_line(after)}")
     _say(f"saved {saved}")
-
-
-def _two_stage_unfrozen(
-    m, train, head, updater, head_epochs, head_lr, epochs, learning_rate, fit
-):
-    """``--freeze 0``: both stages train every layer (a new head, then a lower rate)."""
-    from .transfer import FineTune, TwoStageResult
-
-    staged = m.transfer(
-        fine_tune=FineTune(updater=updater, learning_rate=head_lr, seed=fit["seed"]),
-        reset_counters=True,
-        **head,
-    )
-    stages = []
-    for stage, (n, rate) in enumerate(
-        ((head_epochs, head_lr), (epochs, learning_rate))
-    ):
-        try:
-            stages.append(
-                staged.fine_tune(train.features, train.labels, rate, epochs=n, **fit)
-            )
-        except TrainingInterruptedError as e:
-            what = "new head" if stage == 0 else "all layers"
-            raise TrainingInterruptedError(
-                f"stage {stage + 1} of 2 ({what}): {e}", e.history, staged
-            ) from e
-    return TwoStageResult(staged, *stages)
-
-
-def _stage_one_frozen(m, freeze, head) -> list[str]:
-    """The layers stage 1 froze, as DL4J froze them (a throwaway copy is built)."""
-    if freeze == 0:
-        return []
-    if freeze is None:
-        from .transfer import layer_states
-
-        kept = len(layer_states(m)) - max(head["remove_top"], 1)
-        if kept <= 0:
-            return []
-        freeze = kept
-    return [str(n) for n in m.transfer(freeze=freeze, **head).frozen_layers]
 
 
 @cli.command("transfer-demo")

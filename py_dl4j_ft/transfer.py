@@ -674,11 +674,12 @@ def train_mode_output(model: PreTrainedModel, features) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class TwoStageResult:
-    """The model after both stages and the history of each."""
+    """The model after both stages, the history of each, and what stage 1 froze."""
 
     model: PreTrainedModel
     head: History
     full: History
+    frozen: tuple[str, ...] = ()
 
     @property
     def history(self) -> History:
@@ -710,8 +711,8 @@ def two_stage(
 ) -> TwoStageResult:
     """New head trained with the rest frozen, then everything at a smaller rate.
 
-    Stage 1 freezes ``freeze`` (default: every layer kept from ``model``), puts on a
-    head of ``n_classes`` and trains ``head_epochs`` at ``head_learning_rate`` with
+    Stage 1 freezes ``freeze`` (default: every layer kept from ``model``; 0: none), puts
+    on a head of ``n_classes`` and trains ``head_epochs`` at ``head_learning_rate`` with
     ``updater``. Stage 2 unfreezes all layers and trains ``epochs`` at
     ``learning_rate``, keeping the head's optimizer state. Other keyword arguments
     (``batch_size``, ``shuffle``, ``progress``, ...) go to
@@ -756,7 +757,7 @@ def two_stage(
         raise TrainingInterruptedError(
             f"stage 2 of 2 (all layers): {e}", e.history, full_model
         ) from e
-    return TwoStageResult(full_model, head, full)
+    return TwoStageResult(full_model, head, full, tuple(staged.frozen_layers))
 
 
 # Checks.

@@ -411,6 +411,7 @@ def test_two_stage_trains_the_head_then_everything(jvm, iris_data):
     )
     assert len(result.head.epochs) == 10
     assert len(result.full.epochs) == 5
+    assert result.frozen == ("layer0", "layer1")  # what stage 1 froze
     assert result.model.frozen_layers == []
     assert result.model.learning_rate == pytest.approx(0.005)
     base_params, final = T.parameters(base), T.parameters(result.model)
