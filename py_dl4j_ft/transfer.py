@@ -518,6 +518,15 @@ def layer_states(
     it, ep = counters(model).values()
     iteration = it if iteration is None else iteration
     epoch = ep if epoch is None else epoch
+    _check_counters(iteration, epoch)
+    with _jvm.java_errors("reading the layers"):
+        text = _jvm.helper("Transfer").layerStates(
+            model.java_model, int(iteration), int(epoch)
+        )
+    return json.loads(str(text))
+
+
+def _check_counters(iteration, epoch) -> None:
     for name, value in (("iteration", iteration), ("epoch", epoch)):
         if (
             isinstance(value, bool)
@@ -525,11 +534,6 @@ def layer_states(
             or not 0 <= value < 2**31
         ):
             raise ArgumentError(f"{name} must be a whole number from 0; got {value!r}")
-    with _jvm.java_errors("reading the layers"):
-        text = _jvm.helper("Transfer").layerStates(
-            model.java_model, int(iteration), int(epoch)
-        )
-    return json.loads(str(text))
 
 
 def learning_rates_at(
@@ -559,13 +563,7 @@ def counters(model: PreTrainedModel) -> dict[str, int]:
 
 def set_counters(model: PreTrainedModel, iteration: int = 0, epoch: int = 0) -> None:
     """Sets DL4J's counters, e.g. to 0 so that a new schedule starts at its start."""
-    for name, value in (("iteration", iteration), ("epoch", epoch)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or not 0 <= value < 2**31
-        ):
-            raise ArgumentError(f"{name} must be a whole number from 0; got {value!r}")
+    _check_counters(iteration, epoch)
     with _jvm.java_errors("setting the counters"):
         _jvm.helper("Transfer").setCounters(
             model.java_model, int(iteration), int(epoch)
