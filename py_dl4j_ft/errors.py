@@ -193,7 +193,3 @@ class UnsupportedLayerError(CheckpointError):
         super().__init__(message)
         self.layer = layer
         self.layer_class = layer_class
-
-
-# The export code's name for the same error.
-MissingDependencyError = OptionalDependencyError

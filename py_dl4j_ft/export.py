@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _arrays, _files, _jvm
-from .errors import ArgumentError, MissingDependencyError, UnsupportedLayerError
+from .errors import ArgumentError, OptionalDependencyError, UnsupportedLayerError
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _safetensors_writer():
     try:
         from safetensors.numpy import save
     except ImportError as e:
-        raise MissingDependencyError(
+        raise OptionalDependencyError(
             "exporting to safetensors needs the safetensors package, which is not "
             f"installed ({e}); pip install 'py_dl4j_ft[export]' or use --format npz"
         ) from e

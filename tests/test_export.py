@@ -284,7 +284,7 @@ def test_export_refusals(jvm, tmp_path, monkeypatch):
     assert (tmp_path / "m.npz").read_bytes() == b"keep"
 
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
-    with pytest.raises(ft.MissingDependencyError, match=r"py_dl4j_ft\[export\]"):
+    with pytest.raises(ft.OptionalDependencyError, match=r"py_dl4j_ft\[export\]"):
         model.export(tmp_path / "m.safetensors", format="safetensors")
     monkeypatch.undo()
 
