@@ -79,6 +79,8 @@ class CheckpointFile:
     has_normalizer: bool
     legacy_dropout: bool = False
     moved_classes: bool = False
+    # configuration.json as parsed, with the fixes above already made.
+    config: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
 def inspect(
@@ -185,6 +187,7 @@ def inspect(
         NORMALIZER in names,
         kind == "ComputationGraph" and _drop_zero_dropout(config),
         _rename_moved_classes(config),
+        config,
     )
 
 
@@ -452,11 +455,8 @@ def _write_patched_copy(found: CheckpointFile, fd: int) -> None:
         ):
             for item in src.infolist():
                 if item.filename == CONFIGURATION:
-                    config = json.loads(src.read(item))
-                    if found.legacy_dropout:
-                        _drop_zero_dropout(config)
-                    _rename_moved_classes(config)
-                    dst.writestr(CONFIGURATION, json.dumps(config, indent=2))
+                    # inspect() parsed it and made the fixes already.
+                    dst.writestr(CONFIGURATION, json.dumps(found.config, indent=2))
                 else:
                     with src.open(item) as data, dst.open(item.filename, "w") as copy:
                         shutil.copyfileobj(data, copy)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import json
 import os
 import re
 import zipfile
@@ -397,22 +396,6 @@ def check_classes(path: Path, config, classpath: Iterable[Path | str]) -> None:
             "and load again",
             classes=missing,
         )
-
-
-def check_zip_classes(path: Path, classpath: Iterable[Path | str]) -> None:
-    """:func:`check_classes` on the configuration.json of the zip at ``path``.
-
-    Raises
-    ------
-    UnknownClassError
-        A class named in configuration.json is in no jar of ``classpath``.
-    """
-    # TODO(issue-4): DL4J reopens the file after this check; a file swapped in between
-    # escapes it (the deserialization filter still holds). Loading from a private copy
-    # would close that gap at the cost of copying every model.
-    with zipfile.ZipFile(path) as archive:
-        config = json.loads(archive.read("configuration.json"))
-    check_classes(path, config, classpath)
 
 
 _jar_cache: dict[tuple[str, int, int], frozenset[str]] = {}
